@@ -1,0 +1,86 @@
+package banana
+
+import (
+	"bytes"
+	"math/big"
+)
+
+// KeyEqual reports whether two dict keys are equal the way Python compares
+// hashable values of the value model. Numbers compare by value across int64,
+// *big.Int, float64 and bool (Python: True == 1 == 1.0); bytes and str never
+// equal each other; tuples and frozensets compare element by element.
+func KeyEqual(a, b any) bool {
+	if na, ok := numeric(a); ok {
+		nb, ok := numeric(b)
+		return ok && na.Cmp(nb) == 0
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case Decimal:
+		y, ok := b.(Decimal)
+		return ok && x == y
+	case Tuple:
+		y, ok := b.(Tuple)
+		return ok && seqEqual(x, y)
+	case FrozenSet:
+		y, ok := b.(FrozenSet)
+		return ok && len(x) == len(y) && subset(x, y) && subset(y, x)
+	}
+	return false
+}
+
+func seqEqual(x, y []any) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if !KeyEqual(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func subset(x, y []any) bool {
+outer:
+	for _, a := range x {
+		for _, b := range y {
+			if KeyEqual(a, b) {
+				continue outer
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// numeric returns v as an exact rational if it is a number of the model.
+func numeric(v any) (*big.Rat, bool) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return big.NewRat(1, 1), true
+		}
+		return new(big.Rat), true
+	case int:
+		return new(big.Rat).SetInt64(int64(x)), true
+	case int64:
+		return new(big.Rat).SetInt64(x), true
+	case *big.Int:
+		return new(big.Rat).SetInt(x), true
+	case float64:
+		r := new(big.Rat)
+		if r.SetFloat64(x) == nil { // NaN or Inf
+			return nil, false
+		}
+		return r, true
+	}
+	return nil, false
+}

@@ -1,0 +1,3 @@
+module github.com/gatherer/gatherer
+
+go 1.26
