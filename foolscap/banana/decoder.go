@@ -1,0 +1,233 @@
+package banana
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+)
+
+// DecoderOptions configures a Decoder.
+type DecoderOptions struct {
+	// Limits bounds what is accepted; zero fields take the defaults.
+	Limits Limits
+	// VocabIndex is the negotiated initial-vocab-table-index: 0 (empty
+	// table) or 1 (the 25 words of VocabWords).
+	VocabIndex int
+	// OnPing is called with the number of every PING token received, at the
+	// point in the stream where it appears. The owner answers with a PONG.
+	// Nil ignores PINGs.
+	OnPing func(n uint64)
+	// Handlers decode open types that are not part of the value model
+	// (PB's call, answer, error, my-reference, ...). A handler is called
+	// after the open-type index token has been read.
+	Handlers map[string]OpenHandler
+}
+
+// Decoder reads Banana tokens and values from a stream. The token level is
+// Next / ReadBody / SkipBody; the value level is ReadMessage and, inside
+// handlers, Seq. A Decoder is not safe for concurrent use; it buffers, so
+// it may read past the last complete token.
+type Decoder struct {
+	r      *bufio.Reader
+	off    int64
+	lim    Limits
+	vocab  bool
+	onPing func(uint64)
+	hands  map[string]OpenHandler
+
+	pending  int64  // unread body bytes of the last token
+	nextOpen uint64 // id the next received OPEN gets
+	hdr      [MaxHeaderBytes + 1]byte
+	body     [8]byte
+	errBuf   []byte
+
+	scope   *scope // reference scope of the current top-level message
+	msgLeft int    // MaxMessageBytes budget left in the current message
+	fatal   error  // first fatal error; every later call returns it
+}
+
+// NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is
+// used directly, so bytes already buffered there are not lost.
+func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 32<<10)
+	}
+	d := &Decoder{
+		r:      br,
+		lim:    opts.Limits.withDefaults(),
+		vocab:  opts.VocabIndex == 1,
+		onPing: opts.OnPing,
+		hands:  opts.Handlers,
+	}
+	d.msgLeft = d.lim.MaxMessageBytes
+	return d
+}
+
+// Offset returns the number of bytes consumed from the stream so far.
+func (d *Decoder) Offset() int64 { return d.off }
+
+// OpenCount returns the number of OPEN tokens received so far (the id the
+// next OPEN will carry).
+func (d *Decoder) OpenCount() uint64 { return d.nextOpen }
+
+// Limits returns the limits in force, with defaults filled in.
+func (d *Decoder) Limits() Limits { return d.lim }
+
+func (d *Decoder) connErr(off int64, sendErr bool, err error) error {
+	ce := &ConnError{Offset: off, SendError: sendErr, Err: err}
+	if d.fatal == nil {
+		d.fatal = ce
+	}
+	return ce
+}
+
+// ioErr turns a read error into a fatal error. A clean end of stream
+// between tokens stays io.EOF (wrapped); inside a token it is
+// io.ErrUnexpectedEOF.
+func (d *Decoder) ioErr(err error, midToken bool) error {
+	if midToken && errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return d.connErr(d.off, false, fmt.Errorf("reading the Banana stream: %w", err))
+}
+
+// Next reads the next token. PING and PONG are returned like any other
+// token; ERROR is turned into a *ConnError wrapping ErrPeerError. FLOAT
+// bodies and VOCAB words are in Token.Body; STRING, LONGINT and LONGNEG
+// bodies are left for ReadBody or SkipBody (an unread body is skipped by
+// the next call to Next).
+func (d *Decoder) Next() (Token, error) {
+	if d.fatal != nil {
+		return Token{}, d.fatal
+	}
+	if d.pending > 0 {
+		if err := d.SkipBody(); err != nil {
+			return Token{}, err
+		}
+	}
+	start := d.off
+	n := 0
+	var typ byte
+	for {
+		b, err := d.r.ReadByte()
+		if err != nil {
+			return Token{}, d.ioErr(err, n > 0)
+		}
+		d.off++
+		if b >= 0x80 {
+			typ = b
+			break
+		}
+		if n == MaxHeaderBytes {
+			return Token{}, d.connErr(start, true, ErrHeaderTooLong)
+		}
+		d.hdr[n] = b
+		n++
+	}
+	tok := Token{Type: Type(typ), Offset: start}
+	tok.Header, tok.BigHeader = decodeHeader(d.hdr[:n])
+	switch tok.Type {
+	case TypeInt, TypeNeg, TypeOpen, TypeClose, TypeAbort, TypePing, TypePong:
+	case TypeString, TypeLongInt, TypeLongNeg:
+		if tok.BigHeader != nil || tok.Header > 1<<62 {
+			return Token{}, d.connErr(start, true, fmt.Errorf("%v length %s: %w", tok.Type, headerString(tok), ErrStringTooLong))
+		}
+		d.pending = int64(tok.Header)
+	case TypeFloat:
+		if _, err := io.ReadFull(d.r, d.body[:]); err != nil {
+			return Token{}, d.ioErr(err, true)
+		}
+		d.off += 8
+		tok.Body = d.body[:]
+	case TypeVocab:
+		if !d.vocab || tok.BigHeader != nil || tok.Header >= uint64(len(vocabWords)) {
+			return Token{}, d.connErr(start, true, fmt.Errorf("%w %s", ErrUnknownVocab, headerString(tok)))
+		}
+		tok.Body = []byte(vocabWords[tok.Header])
+	case TypeError:
+		if tok.BigHeader != nil || tok.Header > MaxErrorBytes {
+			return Token{}, d.connErr(start, true, ErrOversizedError)
+		}
+		if cap(d.errBuf) < int(tok.Header) {
+			d.errBuf = make([]byte, tok.Header)
+		}
+		buf := d.errBuf[:tok.Header]
+		if _, err := io.ReadFull(d.r, buf); err != nil {
+			return Token{}, d.ioErr(err, true)
+		}
+		d.off += int64(len(buf))
+		ce := &ConnError{Offset: start, PeerMsg: string(buf), Err: ErrPeerError}
+		d.fatal = ce
+		return Token{}, ce
+	default:
+		return Token{}, d.connErr(start, true, fmt.Errorf("%w 0x%02x", ErrBadTypeByte, typ))
+	}
+	return tok, nil
+}
+
+// ReadBody reads the pending body of the last STRING, LONGINT or LONGNEG
+// token into a new slice. The caller must have checked the length against
+// its limits: ReadBody allocates what the header announced.
+func (d *Decoder) ReadBody() ([]byte, error) {
+	if d.fatal != nil {
+		return nil, d.fatal
+	}
+	n := d.pending
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(d.r, buf); err != nil {
+		return nil, d.ioErr(err, true)
+	}
+	d.off += n
+	d.pending = 0
+	return buf, nil
+}
+
+// SkipBody discards the pending body of the last token without buffering it.
+func (d *Decoder) SkipBody() error {
+	if d.fatal != nil {
+		return d.fatal
+	}
+	for d.pending > 0 {
+		chunk := d.pending
+		if chunk > 1<<20 {
+			chunk = 1 << 20
+		}
+		n, err := d.r.Discard(int(chunk))
+		d.off += int64(n)
+		d.pending -= int64(n)
+		if err != nil {
+			return d.ioErr(err, true)
+		}
+	}
+	return nil
+}
+
+// decodeHeader decodes a little-endian base-128 header.
+func decodeHeader(h []byte) (uint64, *big.Int) {
+	if len(h) <= 9 { // at most 63 bits
+		var v uint64
+		for i := len(h) - 1; i >= 0; i-- {
+			v = v<<7 | uint64(h[i])
+		}
+		return v, nil
+	}
+	v := new(big.Int)
+	for i := len(h) - 1; i >= 0; i-- {
+		v.Lsh(v, 7)
+		v.Or(v, big.NewInt(int64(h[i])))
+	}
+	if v.IsUint64() {
+		return v.Uint64(), nil
+	}
+	return 0, v
+}
+
+func headerString(t Token) string {
+	if t.BigHeader != nil {
+		return t.BigHeader.String()
+	}
+	return fmt.Sprint(t.Header)
+}
