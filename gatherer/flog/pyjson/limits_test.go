@@ -1,0 +1,58 @@
+package pyjson
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/gatherer/gatherer/foolscap/banana"
+)
+
+func TestDecodeLimits(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       string
+		maxDepth int
+		wantErr  error
+	}{
+		{name: "depth at limit", in: strings.Repeat("[", 5) + strings.Repeat("]", 5), maxDepth: 5},
+		{name: "depth limit+1", in: strings.Repeat("[", 6) + strings.Repeat("]", 6), maxDepth: 5, wantErr: ErrTooDeep},
+		{name: "object depth limit+1", in: strings.Repeat(`{"a": `, 6) + "1" + strings.Repeat("}", 6), maxDepth: 5, wantErr: ErrTooDeep},
+		{name: "default depth limit+1", in: strings.Repeat("[", DefaultMaxDepth+1) + strings.Repeat("]", DefaultMaxDepth+1), wantErr: ErrTooDeep},
+		{name: "int at 4300 digits", in: strings.Repeat("9", 4300)},
+		{name: "int at 4301 digits", in: strings.Repeat("9", 4301), wantErr: ErrIntTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := DecodeOptions{MaxDepth: tt.maxDepth}.Unmarshal([]byte(tt.in))
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Unmarshal: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Unmarshal error = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestEncodeLimits(t *testing.T) {
+	var v any = 1
+	for range MaxEncodeDepth + 1 {
+		v = banana.List{v}
+	}
+	if _, err := Marshal(v); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("Marshal of %d-deep list: error %v, want ErrTooDeep", MaxEncodeDepth+1, err)
+	}
+	cyclic := &banana.Dict{}
+	cyclic.Items = append(cyclic.Items, banana.DictItem{Key: "self", Value: cyclic})
+	if _, err := Marshal(cyclic); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("Marshal of a cyclic dict: error %v, want ErrTooDeep", err)
+	}
+	var ute *UnsupportedTypeError
+	if _, err := Marshal(struct{}{}); !errors.As(err, &ute) {
+		t.Fatalf("Marshal(struct{}{}) error = %v, want *UnsupportedTypeError", err)
+	}
+}
