@@ -1,0 +1,296 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatherer/gatherer/gatherer/classify"
+	"github.com/gatherer/gatherer/internal/atomicfile"
+)
+
+// Directory and file names below BASEDIR.
+const (
+	IncidentsDir  = "incidents"
+	ClassifiedDir = "classified"
+	LatestFile    = "latest"
+	fileSuffix    = ".flog.bz2"
+)
+
+// Defaults for Options.
+const (
+	DefaultFetchTimeout = 2 * time.Minute
+	DefaultMaxQueue     = 1000
+)
+
+// ErrClosed is returned by Logport after Close.
+var ErrClosed = errors.New("incident gatherer is shut down")
+
+// Classifier sorts an incident by its trigger event. *classify.Rules
+// implements it.
+type Classifier interface {
+	Classify(trigger any) []string
+}
+
+// Options configure a Service.
+type Options struct {
+	// Dir is the gatherer's base directory (BASEDIR). Required.
+	Dir string
+	// Flog writes and reads incident files. Required.
+	Flog Flog
+	// Classifier sorts incidents; nil classifies everything as "unknown".
+	Classifier Classifier
+	// Logger receives the operator lines (Info, Python's texts) and
+	// errors; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// KeepDuplicates turns cross-tubid de-duplication off (Python's
+	// behaviour: a node that comes back under a new tubid has all its
+	// incidents fetched and classified again).
+	KeepDuplicates bool
+	// FetchTimeout bounds each subscribe_to_incidents and get_incident
+	// call; 0 means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// MaxQueue bounds the incidents waiting to be fetched per node; more
+	// are logged and dropped (a later reconnection catches them up). 0
+	// means DefaultMaxQueue.
+	MaxQueue int
+	// Create makes temporary files (a test seam); nil means the real
+	// file system.
+	Create atomicfile.CreateFunc
+}
+
+// Service is a running incident gatherer. Create it with New, call Start
+// before accepting connections, feed it Logport calls, and Close it.
+type Service struct {
+	opts Options
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	closed     bool
+	sessions   map[string]*session
+	held       map[string][]heldIncident  // incident name -> copies stored
+	classified map[string]bool            // relative paths listed in classified/*
+	listed     map[string]map[string]bool // category -> relative paths in its file
+	wg         sync.WaitGroup
+}
+
+type heldIncident struct {
+	tubid       string
+	fingerprint string
+}
+
+// New checks the options and returns a Service; it touches no files.
+func New(opts Options) (*Service, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("incident gatherer: no base directory given")
+	}
+	if opts.Flog == nil {
+		return nil, errors.New("incident gatherer: no flogfile codec given")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = DefaultMaxQueue
+	}
+	if opts.Classifier == nil {
+		opts.Classifier = (*classify.Rules)(nil)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		opts:       opts,
+		log:        log,
+		sessions:   map[string]*session{},
+		held:       map[string][]heldIncident{},
+		classified: map[string]bool{},
+		listed:     map[string]map[string]bool{},
+	}, nil
+}
+
+// Start prepares the directory and classifies stored incidents that no
+// classified/ file lists yet, printing Python's lines. Call it once, before
+// the Tub starts listening (Python's order).
+func (s *Service) Start(ctx context.Context) error {
+	if err := recoverClassified(s.opts.Dir); err != nil {
+		return err
+	}
+	for _, d := range []string{IncidentsDir, ClassifiedDir} {
+		if err := os.MkdirAll(filepath.Join(s.opts.Dir, d), 0o755); err != nil {
+			return fmt.Errorf("create %s directory: %w", d, err)
+		}
+	}
+	s.log.Info("classifying stored incidents")
+	listed, err := readClassified(s.opts.Dir)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.listed = listed
+	for _, rels := range listed {
+		for rel := range rels {
+			s.classified[rel] = true
+		}
+	}
+	n := len(s.classified)
+	s.mu.Unlock()
+	s.log.Info(fmt.Sprintf("%d incidents already classified", n))
+
+	count := 0
+	err = walkStored(ctx, s.opts.Dir, s.opts.Flog, s.log, func(st stored) error {
+		s.mu.Lock()
+		s.remember(st.name, st.tubid, fingerprint(st.trigger))
+		done := s.classified[st.rel]
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		if _, err := s.classifyAndRecord(st.rel, st.trigger); err != nil {
+			return err
+		}
+		count++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("done classifying %d stored incidents", count))
+	return nil
+}
+
+// Logport handles logport(nodeid, publisher). It returns at once; the
+// session with the node runs until ctx (the connection's lifetime) ends or
+// the Service is closed. nodeid is ignored, as in Python: the directory is
+// named after the authenticated tubid.
+func (s *Service) Logport(ctx context.Context, nodeid any, pub Publisher) error {
+	_ = nodeid
+	tubid := pub.TubID()
+	if err := ValidTubID(tubid); err != nil {
+		s.log.Error("refusing logport", "err", err)
+		return fmt.Errorf("logport: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	sess := newSession(s, tubid, pub, cancel)
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		return ErrClosed
+	}
+	prev := s.sessions[tubid]
+	if prev != nil {
+		// The node reconnected: the old connection is gone or going.
+		prev.cancel()
+	}
+	s.sessions[tubid] = sess
+	s.wg.Add(1)
+	s.mu.Unlock()
+
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		if prev != nil {
+			select {
+			case <-prev.done:
+			case <-sctx.Done():
+			}
+		}
+		sess.run(sctx)
+		close(sess.done)
+		s.mu.Lock()
+		if s.sessions[tubid] == sess {
+			delete(s.sessions, tubid)
+		}
+		s.mu.Unlock()
+	}()
+	return nil
+}
+
+// Close stops every session and waits for their goroutines, or for ctx.
+func (s *Service) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for _, sess := range s.sessions {
+		sess.cancel()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("incident gatherer: waiting for node sessions to stop: %w", ctx.Err())
+	}
+}
+
+// remember notes a stored copy; s.mu must be held.
+func (s *Service) remember(name, tubid, fp string) {
+	for _, h := range s.held[name] {
+		if h.tubid == tubid {
+			return
+		}
+	}
+	s.held[name] = append(s.held[name], heldIncident{tubid: tubid, fingerprint: fp})
+}
+
+// heldElsewhere returns the tubid of another copy of the same incident.
+func (s *Service) heldElsewhere(name, tubid, fp string) (string, bool) {
+	if s.opts.KeepDuplicates {
+		return "", false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.held[name] {
+		if h.tubid != tubid && h.fingerprint == fp {
+			return h.tubid, true
+		}
+	}
+	return "", false
+}
+
+// classifyAndRecord classifies one stored incident, appends its path to each
+// category file that does not list it yet, and prints Python's line.
+func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
+	cats := s.opts.Classifier.Classify(trigger)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cats {
+		if err := classify.ValidCategory(c); err != nil {
+			return nil, fmt.Errorf("classifier returned a bad category: %w", err)
+		}
+	}
+	for _, c := range cats {
+		if s.listed[c][rel] {
+			continue
+		}
+		p := filepath.Join(s.opts.Dir, ClassifiedDir, c)
+		if err := atomicfile.AppendLine(p, []byte(rel+"\n")); err != nil {
+			return nil, fmt.Errorf("record classification: %w", err)
+		}
+		if s.listed[c] == nil {
+			s.listed[c] = map[string]bool{}
+		}
+		s.listed[c][rel] = true
+	}
+	s.classified[rel] = true
+	s.log.Info(fmt.Sprintf("classified %s as [%s]", rel, strings.Join(cats, ",")))
+	return cats, nil
+}

@@ -1,0 +1,183 @@
+package incident
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/gatherer/gatherer/internal/atomicfile"
+)
+
+// Names used while reclassify swaps classified/ (see Reclassify).
+const (
+	classifiedNew = ".classified.new"
+	classifiedOld = ".classified.old"
+)
+
+const maxLatestSize = 4096
+
+// relPath is the path of a stored incident relative to BASEDIR, as written
+// into classified/ files (always with forward slashes, like Python on POSIX).
+func relPath(tubid, name string) string {
+	return path.Join(IncidentsDir, tubid, name+fileSuffix)
+}
+
+// recoverClassified finishes or undoes a Reclassify that a crash
+// interrupted, and removes temporary files at the top of the tree.
+func recoverClassified(dir string) error {
+	cls := filepath.Join(dir, ClassifiedDir)
+	newDir := filepath.Join(dir, classifiedNew)
+	oldDir := filepath.Join(dir, classifiedOld)
+	if _, err := os.Stat(cls); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(newDir); err == nil {
+			if err := atomicfile.Rename(newDir, cls); err != nil {
+				return fmt.Errorf("finish interrupted reclassification: %w", err)
+			}
+		} else if _, err := os.Stat(oldDir); err == nil {
+			if err := atomicfile.Rename(oldDir, cls); err != nil {
+				return fmt.Errorf("undo interrupted reclassification: %w", err)
+			}
+		}
+	}
+	for _, d := range []string{newDir, oldDir} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove leftover %s: %w", d, err)
+		}
+	}
+	for _, d := range []string{dir, cls} {
+		if _, err := atomicfile.RemoveTemps(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readClassified returns, per category file, the relative paths it lists.
+func readClassified(dir string) (map[string]map[string]bool, error) {
+	cls := filepath.Join(dir, ClassifiedDir)
+	entries, err := os.ReadDir(cls)
+	if err != nil {
+		return nil, fmt.Errorf("list classified incidents: %w", err)
+	}
+	out := map[string]map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() || atomicfile.IsTemp(e.Name()) {
+			continue
+		}
+		f, err := os.Open(filepath.Join(cls, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read classified incidents: %w", err)
+		}
+		set := map[string]bool{}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 4096), 64<<10)
+		for sc.Scan() {
+			if l := strings.TrimSpace(sc.Text()); l != "" {
+				set[l] = true
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", filepath.Join(cls, e.Name()), err)
+		}
+		out[e.Name()] = set
+	}
+	return out, nil
+}
+
+// stored is one incident file found under incidents/.
+type stored struct {
+	tubid, name, rel string
+	trigger          any
+}
+
+// walkStored calls fn for every readable incidents/<tubid>/incident-*.flog.bz2,
+// in sorted order, removing temporary files on the way. Unreadable files are
+// logged and skipped.
+func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn func(stored) error) error {
+	in := filepath.Join(dir, IncidentsDir)
+	nodes, err := os.ReadDir(in)
+	if err != nil {
+		return fmt.Errorf("list stored incidents: %w", err)
+	}
+	for _, n := range nodes {
+		if !n.IsDir() {
+			continue
+		}
+		nodedir := filepath.Join(in, n.Name())
+		if removed, err := atomicfile.RemoveTemps(nodedir); err != nil {
+			return err
+		} else if len(removed) > 0 {
+			log.Warn("removed unfinished files left by a crash", "dir", nodedir, "files", strings.Join(removed, ","))
+		}
+		files, err := os.ReadDir(nodedir)
+		if err != nil {
+			return fmt.Errorf("list stored incidents: %w", err)
+		}
+		names := make([]string, 0, len(files))
+		for _, f := range files {
+			if !f.IsDir() && strings.HasPrefix(f.Name(), "incident-") && strings.HasSuffix(f.Name(), fileSuffix) {
+				names = append(names, f.Name())
+			}
+		}
+		sort.Strings(names)
+		for _, fname := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p := filepath.Join(nodedir, fname)
+			trig, err := readTrigger(fl, p)
+			if err != nil {
+				log.Error("cannot read stored incident; skipping it", "file", p, "err", err)
+				continue
+			}
+			name := strings.TrimSuffix(fname, fileSuffix)
+			if err := fn(stored{tubid: n.Name(), name: name, rel: relPath(n.Name(), name), trigger: trig}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func readTrigger(fl Flog, p string) (any, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h, err := fl.ReadHeader(f)
+	if err != nil {
+		return nil, err
+	}
+	trig, ok := dictGet(h, "trigger")
+	if !ok {
+		return nil, errors.New("header has no trigger")
+	}
+	return trig, nil
+}
+
+func readLatest(nodedir string) (string, error) {
+	f, err := os.Open(filepath.Join(nodedir, LatestFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", nil
+		}
+		return "", fmt.Errorf("read latest: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxLatestSize))
+	if err != nil {
+		return "", fmt.Errorf("read latest: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
