@@ -207,9 +207,6 @@ func (e *Encoder) Encode(v any) error {
 }
 
 func (e *Encoder) encode(v any, depth int) error {
-	if depth > e.maxDepth {
-		return &Violation{Err: fmt.Errorf("%w: values nested more than %d deep", ErrCannotSerialize, e.maxDepth)}
-	}
 	switch x := v.(type) {
 	case nil:
 		e.Close(e.Open("none"))
@@ -307,7 +304,17 @@ func (e *Encoder) reference(k refKey) (sent bool) {
 	return false
 }
 
+func (e *Encoder) tooDeep(depth int) error {
+	if depth >= e.maxDepth {
+		return &Violation{Err: fmt.Errorf("%w: values nested more than %d deep", ErrCannotSerialize, e.maxDepth)}
+	}
+	return nil
+}
+
 func (e *Encoder) seq(openType string, kind byte, items []any, depth int) error {
+	if err := e.tooDeep(depth); err != nil {
+		return err
+	}
 	if kind != 0 && len(items) > 0 {
 		if e.reference(refKey{kind: kind, p: &items[0], n: len(items)}) {
 			return nil
@@ -325,6 +332,9 @@ func (e *Encoder) seq(openType string, kind byte, items []any, depth int) error 
 }
 
 func (e *Encoder) dict(d *Dict, depth int) error {
+	if err := e.tooDeep(depth); err != nil {
+		return err
+	}
 	if d == nil {
 		d = &Dict{}
 	}
@@ -349,6 +359,9 @@ func (e *Encoder) dict(d *Dict, depth int) error {
 func (e *Encoder) copyable(c *Copyable, depth int) error {
 	if c == nil {
 		return &Violation{Err: fmt.Errorf("%w: nil *Copyable", ErrCannotSerialize)}
+	}
+	if err := e.tooDeep(depth); err != nil {
+		return err
 	}
 	id := e.Open("copyable")
 	e.WriteBytes([]byte(c.Class))

@@ -403,7 +403,7 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 	default:
 		return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %v where an open type is required", ErrUnexpectedToken, tok.Type)}
 	}
-	if s.depth > d.lim.MaxDepth {
+	if s.depth >= d.lim.MaxDepth {
 		return nil, &Violation{Offset: open.Offset, Err: fmt.Errorf("%w: more than %d levels", ErrTooDeep, d.lim.MaxDepth)}
 	}
 	if h, ok := d.hands[s.typ]; ok {
