@@ -1,0 +1,36 @@
+// Package logs is the log gatherer: every connected node's events go, in
+// arrival order, into one flogfile in the gatherer's base directory, which is
+// rotated on a timer and on demand (SIGHUP).
+//
+// Layer: gatherer. It owns the output files in BASEDIR and the rotation and
+// compression goroutines. It must not import foolscap/pb or foolscap/tub:
+// nodes are reached through the small Publisher interface (adapted from a pb
+// remote reference by cmd/gatherer) and call back on Observer. Flogfile
+// bytes come from gatherer/flog through the Flog interface.
+//
+// Python counterpart: foolscap/logging/gatherer.py (GathererService,
+// Observer); files and behaviour in shared/foolscap/gatherers.md §2.2 and §6.
+//
+// Same as Python: the current file is from-<T>---to-present.flog (T in UTC as
+// 2006-01-02--15-04-05 plus "Z"), starting with the magic line and
+// {"header": {"type": "gatherer", "start": <float>}}; each event is one line
+// {"from": <nodeid as sent in logport, as str>, "rx_time": <float>, "d":
+// <event>}; rotation closes the file, renames it
+// from-<T1>Z---to-<T2>Z.flog, opens from-<T2>Z---to-present.flog and, with
+// bzip, runs the external bzip2 on the closed file (Python does the same);
+// subscribe_to_all is called without catch-up unless asked.
+//
+// Deliberate differences (documented for operators):
+//   - Close (SIGINT/SIGTERM) closes AND renames the last file, and
+//     compresses it with bzip; a ---to-present file left by a crash or by
+//     the Python gatherer is renamed after its modification time (and
+//     compressed) at start.
+//   - An event that cannot be encoded is logged ("GATHERER: unable to
+//     serialize ...") and dropped, but Msg still answers None, so the node
+//     keeps the subscription. Python behaves the same for encoding errors;
+//     it is the node that drops a subscription after any failed msg.
+//   - Compression runs in the background, one bzip2 at a time; ingest never
+//     waits for it. A rotation within the same second as the previous one
+//     is skipped (the file names would collide).
+//   - A line is written with a single write call.
+package logs

@@ -1,0 +1,440 @@
+package logs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/internal/atomicfile"
+)
+
+// TimeFormat is Python's TIME_FORMAT ("%Y-%m-%d--%H-%M-%S"); file names
+// add a "Z".
+const TimeFormat = "2006-01-02--15-04-05"
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("log gatherer is shut down")
+
+// Publisher is what the log gatherer needs from a node's logport
+// (RILogPublisher.foolscap.lothar.com).
+type Publisher interface {
+	// SubscribeToAll calls subscribe_to_all(obs), or
+	// subscribe_to_all(obs, True) when catchUp is set; Python's gatherer
+	// sends the observer alone. obs must travel as a my-reference with
+	// iname RILogObserver.foolscap.lothar.com.
+	SubscribeToAll(ctx context.Context, obs Observer, catchUp bool) error
+}
+
+// Observer receives msg(event) calls.
+type Observer interface {
+	// Msg stores one event. It always answers nil: an error answer makes
+	// the node drop the subscription for good.
+	Msg(ctx context.Context, event any) error
+}
+
+// Flog is what the log gatherer needs from gatherer/flog.
+type Flog interface {
+	// Preamble returns the magic line followed by the {"header": header}
+	// line.
+	Preamble(header any) ([]byte, error)
+	// EncodeEvent returns one {"from": from, "rx_time": rxTime, "d": event}
+	// line, newline included, or an error if event cannot be encoded.
+	EncodeEvent(from string, rxTime float64, event any) ([]byte, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	// Dir is the gatherer's base directory. Required.
+	Dir string
+	// Flog encodes lines. Required.
+	Flog Flog
+	// Rotate is the rotation period; 0 means rotate only on Rotate calls.
+	Rotate time.Duration
+	// Bzip compresses rotated files with the external bzip2, if found.
+	Bzip bool
+	// Bzip2 is the compressor's path; "" looks "bzip2" up on PATH.
+	Bzip2 string
+	// CatchUp asks nodes for the events they have buffered (Python never
+	// does).
+	CatchUp bool
+	// Logger receives operator messages; nil discards.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service is a running log gatherer.
+type Service struct {
+	opts  Options
+	log   *slog.Logger
+	bzip2 string // "" when not compressing
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	f       *os.File
+	path    string    // current ...---to-present.flog
+	start   time.Time // current file's start
+
+	compressSem chan struct{}
+	stopping    chan struct{} // closed by Close: timer and subscriptions stop
+	abort       chan struct{} // closed when Close gives up waiting: bzip2 killed
+	wg          sync.WaitGroup
+}
+
+// New checks the options; it touches no files.
+func New(opts Options) (*Service, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("log gatherer: no base directory given")
+	}
+	if opts.Flog == nil {
+		return nil, errors.New("log gatherer: no flogfile encoder given")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, 1),
+		stopping: make(chan struct{}), abort: make(chan struct{})}
+	if opts.Bzip {
+		p := opts.Bzip2
+		if p == "" {
+			var err error
+			if p, err = exec.LookPath("bzip2"); err != nil {
+				log.Warn("bzip2 not found on PATH; rotated files will not be compressed", "err", err)
+				p = ""
+			}
+		}
+		s.bzip2 = p
+	}
+	return s, nil
+}
+
+func fileTime(t time.Time) string { return t.UTC().Format(TimeFormat) + "Z" }
+
+func presentName(start time.Time) string {
+	return "from-" + fileTime(start) + "---to-present.flog"
+}
+
+func rotatedName(from, to string) string {
+	return "from-" + from + "---to-" + to + ".flog"
+}
+
+func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+var presentRE = regexp.MustCompile(`^from-(\d{4}-\d{2}-\d{2}--\d{2}-\d{2}-\d{2}Z)---to-present\.flog$`)
+
+// Start finishes files a previous run left as ...---to-present.flog, opens
+// the output file and starts the rotation timer.
+func (s *Service) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("log gatherer: already started")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.finishStale(); err != nil {
+		return err
+	}
+	if err := s.open(s.opts.Now()); err != nil {
+		return err
+	}
+	s.started = true
+	if s.opts.Rotate > 0 {
+		s.wg.Add(1)
+		go s.rotateLoop()
+	}
+	return nil
+}
+
+// finishStale renames leftover ---to-present files after their modification
+// time; s.mu held.
+func (s *Service) finishStale() error {
+	entries, err := os.ReadDir(s.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("list gatherer directory: %w", err)
+	}
+	var stale []string
+	for _, e := range entries {
+		if !e.IsDir() && presentRE.MatchString(e.Name()) {
+			stale = append(stale, e.Name())
+		}
+	}
+	sort.Strings(stale)
+	for _, name := range stale {
+		p := filepath.Join(s.opts.Dir, name)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("inspect leftover output file: %w", err)
+		}
+		from := presentRE.FindStringSubmatch(name)[1]
+		to := filepath.Join(s.opts.Dir, rotatedName(from, fileTime(fi.ModTime())))
+		if exists(to) || exists(to+".bz2") {
+			s.log.Warn("leaving a previous run's output file as it is: its final name is taken", "file", name)
+			continue
+		}
+		if err := atomicfile.Rename(p, to); err != nil {
+			return fmt.Errorf("finish a previous run's output file: %w", err)
+		}
+		s.log.Info("renamed a previous run's unfinished output file", "file", name, "to", filepath.Base(to))
+		s.compress(to)
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// open starts a new output file; s.mu held.
+func (s *Service) open(now time.Time) error {
+	p := filepath.Join(s.opts.Dir, presentName(now))
+	pre, err := s.opts.Flog.Preamble(banana.NewDict("type", "gatherer", "start", epoch(now)))
+	if err != nil {
+		return fmt.Errorf("encode the output file header: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("open the output file: %w", err)
+	}
+	if _, err := f.Write(pre); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write the output file header: %w", err)
+	}
+	s.f, s.path, s.start = f, p, now
+	return nil
+}
+
+// CurrentFile returns the path of the file being written.
+func (s *Service) CurrentFile() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.path
+}
+
+// Rotate closes the current file, renames it
+// from-<start>Z---to-<now>Z.flog, opens a new one and, with bzip, compresses
+// the old one in the background. It returns the rotated file's final path
+// (with .bz2 when it will be compressed), or "" if the rotation was skipped.
+func (s *Service) Rotate(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.closed || s.f == nil {
+		return "", ErrClosed
+	}
+	now := s.opts.Now()
+	if fileTime(now) == fileTime(s.start) {
+		s.log.Info("not rotating: the current file was opened less than a second ago", "file", filepath.Base(s.path))
+		return "", nil
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	done, err := s.finish(now)
+	if err != nil {
+		return "", err
+	}
+	if err := s.open(now); err != nil {
+		return done, err
+	}
+	return done, nil
+}
+
+// finish closes and renames the current file and queues its compression;
+// s.mu held.
+func (s *Service) finish(now time.Time) (string, error) {
+	to := filepath.Join(s.opts.Dir, rotatedName(fileTime(s.start), fileTime(now)))
+	if exists(to) || exists(to+".bz2") {
+		return "", fmt.Errorf("rotate: %s exists already", filepath.Base(to))
+	}
+	err := s.f.Sync()
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	s.f = nil
+	if err != nil {
+		s.log.Error("closing the output file failed", "file", s.path, "err", err)
+	}
+	if err := atomicfile.Rename(s.path, to); err != nil {
+		return "", fmt.Errorf("rotate: %w", err)
+	}
+	s.path = ""
+	if s.compress(to) {
+		return to + ".bz2", nil
+	}
+	return to, nil
+}
+
+// compress runs bzip2 on p in the background, one at a time. It reports
+// whether compression was started.
+// Close waits for it; if Close gives up, bzip2 is killed (the plain file
+// stays, bzip2 removes its partial output).
+func (s *Service) compress(p string) bool {
+	if s.bzip2 == "" {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case s.compressSem <- struct{}{}:
+		case <-s.abort:
+			return
+		}
+		defer func() { <-s.compressSem }()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-s.abort:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		out, err := exec.CommandContext(ctx, s.bzip2, p).CombinedOutput()
+		if err != nil {
+			s.log.Error("compressing a rotated file failed", "file", p, "err", err, "output", strings.TrimSpace(string(out)))
+		}
+	}()
+	return true
+}
+
+func (s *Service) rotateLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.Rotate)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-t.C:
+			if _, err := s.Rotate(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+				s.log.Error("rotating the output file failed", "err", err)
+			}
+		}
+	}
+}
+
+// Logport handles logport(nodeid, publisher): it subscribes to all the
+// node's events in the background and returns at once.
+func (s *Service) Logport(ctx context.Context, nodeid any, pub Publisher) error {
+	from, err := nodeText(nodeid)
+	if err != nil {
+		s.log.Error("refusing logport: bad nodeid", "err", err)
+		return fmt.Errorf("logport: %w", err)
+	}
+	s.mu.Lock()
+	if s.closed || !s.started {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := pub.SubscribeToAll(ctx, &observer{s: s, from: from}, s.opts.CatchUp); err != nil && ctx.Err() == nil {
+			s.log.Error("subscribe_to_all failed; no events from this node until it reconnects", "from", from, "err", err)
+		}
+	}()
+	return nil
+}
+
+// nodeText is Python's six.ensure_text(nodeid).
+func nodeText(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case []byte:
+		if !utf8.Valid(t) {
+			return strings.ToValidUTF8(string(t), "\uFFFD"), nil
+		}
+		return string(t), nil
+	}
+	return "", fmt.Errorf("nodeid is %T, not str or bytes", v)
+}
+
+type observer struct {
+	s    *Service
+	from string
+}
+
+func (o *observer) Msg(_ context.Context, event any) error {
+	o.s.write(o.from, event)
+	return nil
+}
+
+func (s *Service) write(from string, event any) {
+	line, err := s.opts.Flog.EncodeEvent(from, epoch(s.opts.Now()), event)
+	if err != nil {
+		s.log.Error(fmt.Sprintf("GATHERER: unable to serialize %.200v: %v", event, err), "from", from)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return
+	}
+	if _, err := s.f.Write(line); err != nil {
+		s.log.Error("writing an event failed", "file", s.path, "err", err)
+	}
+}
+
+// Close stops the rotation timer, closes and renames the last file (a
+// difference from Python, which leaves it as ---to-present), waits for the
+// background compressions and subscriptions, or for ctx. It returns the last
+// file's final path.
+func (s *Service) Close(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return "", nil
+	}
+	s.closed = true
+	close(s.stopping)
+	var last string
+	var err error
+	if s.f != nil {
+		last, err = s.finish(s.opts.Now())
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		close(s.abort)
+		<-done
+		return last, fmt.Errorf("log gatherer: background compression cut short: %w", ctx.Err())
+	}
+	return last, err
+}
