@@ -1,0 +1,188 @@
+package negotiate
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const pythonPath = "/usr/bin/python3"
+
+// requirePythonFoolscap skips the test when the reference is unavailable.
+func requirePythonFoolscap(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(pythonPath, "-c", "import foolscap").Run(); err != nil {
+		t.Skipf("python-foolscap is not importable by %s (%v): skipping the test against the reference implementation", pythonPath, err)
+	}
+}
+
+// runPython runs a testdata script to completion and returns its stdout.
+func runPython(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, pythonPath, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python %v: %v\n%s", args, err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// mustIdentity returns a fresh identity; mustIdentityAbove/Below pick one
+// whose tubid sorts above or below other.
+func mustIdentity(t *testing.T) *Identity {
+	t.Helper()
+	id, err := NewIdentity(rand.Reader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func mustIdentityWhere(t *testing.T, ok func(tubid string) bool) *Identity {
+	t.Helper()
+	for range 64 {
+		if id := mustIdentity(t); ok(id.TubID()) {
+			return id
+		}
+	}
+	t.Fatal("could not generate an identity with the wanted tubid order")
+	return nil
+}
+
+func mustIncarnation(t *testing.T) string {
+	t.Helper()
+	s, err := NewIncarnation(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// pyTub is a running testdata/pytub.py.
+type pyTub struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
+	done  chan struct{}
+	mu    sync.Mutex
+	log   []string
+	TubID string
+	FURL  string
+}
+
+// startPyTub starts python-foolscap as "server" or "client" with the
+// identity in certFile (created by Python if missing).
+func startPyTub(t *testing.T, mode, certFile string, args ...string) *pyTub {
+	t.Helper()
+	cmd := exec.Command(pythonPath, append([]string{"testdata/pytub.py", mode, certFile}, args...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &pyTub{t: t, cmd: cmd, stdin: stdin, lines: make(chan string, 100), done: make(chan struct{})}
+	go func() { // owner: Cleanup below waits on p.done
+		defer close(p.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.log = append(p.log, line)
+			p.mu.Unlock()
+			select {
+			case p.lines <- line:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(p.stop)
+	p.TubID = strings.TrimPrefix(p.expect("TUBID "), "TUBID ")
+	if mode == "server" {
+		p.FURL = strings.TrimPrefix(p.expect("FURL "), "FURL ")
+	}
+	return p
+}
+
+// expect waits for a stdout line starting with prefix.
+func (p *pyTub) expect(prefix string) string {
+	p.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-p.lines:
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-p.done:
+			p.t.Fatalf("python exited before printing %q; output:\n%s", prefix, p.output())
+		case <-timeout:
+			p.t.Fatalf("python did not print %q in time; output:\n%s", prefix, p.output())
+		}
+	}
+}
+
+func (p *pyTub) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.log, "\n")
+}
+
+func (p *pyTub) stop() {
+	_ = p.stdin.Close()
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	_ = p.cmd.Wait()
+}
+
+// pyCertFile makes Python create an identity file and returns its path
+// and tubid.
+func pyCertFile(t *testing.T) (string, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "py.pem")
+	tubid := runPython(t, "testdata/pyident.py", "tub-create", path)
+	return path, tubid
+}
+
+// writePEM writes id to a file for Python.
+func writePEM(t *testing.T, id *Identity) string {
+	t.Helper()
+	b, err := id.MarshalPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "go.pem")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
