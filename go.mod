@@ -21,6 +21,9 @@ require (
 	github.com/dsnet/compress v0.0.1 // indirect
 	github.com/go-viper/mapstructure/v2 v2.1.0 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
+	github.com/google/go-cmdtest v0.4.0 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/google/renameio v0.1.0 // indirect
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/hashicorp/go-immutable-radix v1.3.1 // indirect
