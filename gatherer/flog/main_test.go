@@ -1,0 +1,35 @@
+package flog
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "regenerate testdata/*.jsonl with /usr/bin/python3 (python3-foolscap)")
+
+const python = "/usr/bin/python3"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *update {
+		cmd := exec.Command(python, "testdata/pyformat.py", "testdata")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "flog: regenerating golden tables with %s failed: %v\n", python, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// needFoolscap skips the test when /usr/bin/python3 cannot import foolscap
+// (the real flogtool is needed).
+func needFoolscap(t *testing.T) {
+	t.Helper()
+	if err := exec.Command(python, "-c", "import foolscap").Run(); err != nil {
+		t.Skipf("needs python-foolscap: %s cannot import foolscap: %v", python, err)
+	}
+}
