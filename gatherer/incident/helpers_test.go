@@ -165,7 +165,7 @@ func (n *fakeNode) GetIncident(ctx context.Context, name string) (any, []any, er
 	if !ok {
 		return nil, nil, fmt.Errorf("KeyError: %s", name)
 	}
-	evs := []any{banana.NewDict("message", "e1", "num", int64(1)), banana.NewDict("message", "e2", "num", int64(2))}
+	evs := []any{banana.NewDict("message", "e1", "num", int64(1), "time", 1795759715.121158, "incarnation", banana.Tuple{"e2f51a603e652575", nil}), banana.NewDict("message", "e2", "num", int64(2), "time", 1795759716.5, "incarnation", banana.Tuple{"e2f51a603e652575", nil})}
 	return h, evs, nil
 }
 
@@ -298,3 +298,5 @@ func (h *harness) listing(t *testing.T) []string {
 	sort.Strings(out)
 	return out
 }
+
+func slogNew(h slog.Handler) *slog.Logger { return slog.New(h) }

@@ -31,6 +31,9 @@ func Reclassify(ctx context.Context, dir string, fl Flog, c Classifier, log *slo
 	if c == nil {
 		c = (*classify.Rules)(nil)
 	}
+	if fl == nil {
+		fl = PyFlog{}
+	}
 	res := ReclassifyResult{Categories: map[string]int{}}
 	if err := recoverClassified(dir); err != nil {
 		return res, err

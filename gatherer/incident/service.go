@@ -42,7 +42,7 @@ type Classifier interface {
 type Options struct {
 	// Dir is the gatherer's base directory (BASEDIR). Required.
 	Dir string
-	// Flog writes and reads incident files. Required.
+	// Flog writes and reads incident files; nil means PyFlog.
 	Flog Flog
 	// Classifier sorts incidents; nil classifies everything as "unknown".
 	Classifier Classifier
@@ -93,7 +93,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("incident gatherer: no base directory given")
 	}
 	if opts.Flog == nil {
-		return nil, errors.New("incident gatherer: no flogfile codec given")
+		opts.Flog = PyFlog{}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

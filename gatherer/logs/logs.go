@@ -57,7 +57,7 @@ type Flog interface {
 type Options struct {
 	// Dir is the gatherer's base directory. Required.
 	Dir string
-	// Flog encodes lines. Required.
+	// Flog encodes lines; nil means PyFlog.
 	Flog Flog
 	// Rotate is the rotation period; 0 means rotate only on Rotate calls.
 	Rotate time.Duration
@@ -99,7 +99,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("log gatherer: no base directory given")
 	}
 	if opts.Flog == nil {
-		return nil, errors.New("log gatherer: no flogfile encoder given")
+		opts.Flog = PyFlog{}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -1,0 +1,35 @@
+package logs
+
+import (
+	"fmt"
+
+	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
+)
+
+// flogMagic is the first line of every flogfile (gatherers.md §4.1).
+const flogMagic = "# foolscap flogfile v1\n"
+
+// PyFlog is the default Flog: Python-exact JSON lines from
+// gatherer/flog/pyjson.
+type PyFlog struct{}
+
+var _ Flog = PyFlog{}
+
+// Preamble implements Flog.
+func (PyFlog) Preamble(header any) ([]byte, error) {
+	b, err := pyjson.Append([]byte(flogMagic), banana.NewDict("header", header))
+	if err != nil {
+		return nil, fmt.Errorf("encode header: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// EncodeEvent implements Flog.
+func (PyFlog) EncodeEvent(from string, rxTime float64, event any) ([]byte, error) {
+	b, err := pyjson.Append(nil, banana.NewDict("from", from, "rx_time", rxTime, "d", event))
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
