@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -511,4 +512,38 @@ func flatten(cats []category) string {
 		}
 	}
 	return string(b)
+}
+
+// TestRunPollsEveryInterval: Run keeps polling, and stats.json follows.
+func TestRunPollsEveryInterval(t *testing.T) {
+	s := newTestService(t, Options{PollInterval: 20 * time.Millisecond, WriteDelay: time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	calls := make(chan struct{}, 100)
+	var n atomic.Int64
+	p := newFake(tubA, func(context.Context) (any, error) {
+		calls <- struct{}{}
+		return banana.NewDict("counters", banana.NewDict("ticks", n.Add(1))), nil
+	})
+	if err := s.Provide(ctx, p, "n"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	for i := range 3 {
+		select {
+		case <-calls:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d polls", i)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	got := mustRead(t, filepath.Join(s.dir, StatsFile))
+	want := []byte(`"ticks": ` + strconv.FormatInt(n.Load(), 10) + `}`)
+	if !bytes.Contains(got, want) {
+		t.Errorf("stats.json after Run = %s, want the last answer (%s)", got, want)
+	}
 }
