@@ -58,13 +58,23 @@ func mustIdentity(t *testing.T) *Identity {
 
 func mustIdentityWhere(t *testing.T, ok func(tubid string) bool) *Identity {
 	t.Helper()
-	for range 64 {
+	for range 512 {
 		if id := mustIdentity(t); ok(id.TubID()) {
 			return id
 		}
 	}
 	t.Fatal("could not generate an identity with the wanted tubid order")
 	return nil
+}
+
+// mustOrderedPair returns two identities, the first with the greater tubid.
+func mustOrderedPair(t *testing.T) (hi, lo *Identity) {
+	t.Helper()
+	hi, lo = mustIdentity(t), mustIdentity(t)
+	if hi.TubID() < lo.TubID() {
+		hi, lo = lo, hi
+	}
+	return hi, lo
 }
 
 func mustIncarnation(t *testing.T) string {

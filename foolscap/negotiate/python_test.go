@@ -313,3 +313,62 @@ func TestConnectErrorsAgainstPython(t *testing.T) {
 	}
 	_ = pyTubID
 }
+
+// TestHelloErrorsAgreeWithPython sends the same bad hellos to a Python
+// server and checks it answers with exactly the error block our server
+// sends (TestServerEvaluatesHello).
+func TestHelloErrorsAgreeWithPython(t *testing.T) {
+	requirePythonFoolscap(t)
+	certFile, _ := pyCertFile(t)
+	py := startPyTub(t, "server", certFile)
+	f, _ := furl.Parse(py.FURL)
+	addr, _ := f.Hints[0].DialAddress()
+	me := mustIdentity(t)
+	other := mustIdentity(t)
+	tests := []struct {
+		name, send, want string
+	}{
+		{"old banana versions", string(helloBytes(me.TubID(), map[string]string{keyNegotiationRange: "1 2"})),
+			"banana-decision-version: 1\r\nerror: I can't handle banana version 2\r\n\r\n"},
+		{"future banana versions", string(helloBytes(me.TubID(), map[string]string{keyNegotiationRange: "4 5"})),
+			"banana-decision-version: 1\r\nerror: You can't handle banana version 3\r\n\r\n"},
+		{"no range", string(helloBytes(me.TubID(), nil, keyNegotiationRange)),
+			"banana-decision-version: 1\r\nerror: No valid banana-negotiation sequence seen\r\n\r\n"},
+		{"claims another tubid", string(helloBytes(other.TubID(), nil)),
+			"banana-decision-version: 1\r\nerror: internal server error, see logs\r\n\r\n"},
+		{"line without colon", "banana\r\n\r\n",
+			"banana-decision-version: 1\r\nerror: internal server error, see logs\r\n\r\n"},
+		{"hello too long", "a: " + strings.Repeat("b", MaxHeaderSize),
+			"banana-decision-version: 1\r\nerror: internal server error, see logs\r\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := scriptedClient(t, addr, py.TubID, me, []byte(tt.send))
+			i := bytes.Index(got, endOfBlock)
+			if i < 0 {
+				t.Fatalf("python sent no hello: %q", got)
+			}
+			if after := string(got[i+len(endOfBlock):]); after != tt.want {
+				t.Errorf("python sent %q after its hello, want %q", after, tt.want)
+			}
+		})
+	}
+}
+
+// TestVocabHashesAndErrorTokenMatchPython checks the constants we hard-code
+// against python-foolscap's vocab.hashVocabTable and its ERROR token bytes.
+func TestVocabHashesAndErrorTokenMatchPython(t *testing.T) {
+	requirePythonFoolscap(t)
+	got := runPython(t, "-c", `
+from foolscap import vocab, banana, tokens
+print(vocab.hashVocabTable(0), vocab.hashVocabTable(1), vocab.getVocabRange())
+out = []
+banana.int2b128(993, out.append)
+print((b"".join(out) + tokens.ERROR).hex())
+`)
+	want := fmt.Sprintf("%s %s (%d, %d)\n%s", vocabHashes[0], vocabHashes[1], minVocabIndex, maxVocabIndex,
+		hex.EncodeToString(bananaErrorToken(strings.Repeat("x", 2000))[:3]))
+	if got != want {
+		t.Errorf("python says %q, we have %q", got, want)
+	}
+}
