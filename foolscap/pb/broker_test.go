@@ -1,0 +1,154 @@
+package pb
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/gatherer/gatherer/foolscap/banana"
+)
+
+func TestGoToGo(t *testing.T) {
+	obj := &echoObj{iname: "RIEcho.gatherer.test"}
+	p := newTestPair(t, map[string]Referenceable{"echo": obj})
+	ref := mustRef(t, p.b, "echo")
+	if ref.InterfaceName() != "RIEcho.gatherer.test" || ref.CLID() != 1 {
+		t.Fatalf("reference %v", ref)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	big100, _ := new(big.Int).SetString("1267650600228229401496703205376", 10)
+	values := []any{nil, true, int64(-5), big100, 1.5, []byte("b"), "s😀", banana.List{int64(1)}, banana.Tuple{}, banana.NewDict(int64(1), "x")}
+	for _, v := range values {
+		got, err := ref.Call(ctx, "echo", []any{v}, nil)
+		if err != nil {
+			t.Fatalf("echo(%v): %v", v, err)
+		}
+		if !reflect.DeepEqual(got, v) {
+			t.Errorf("echo(%#v) = %#v", v, got)
+		}
+	}
+	got, err := ref.Call(ctx, "echo_kw", nil, KW{"b": int64(2), "a": "x"})
+	if err != nil || !reflect.DeepEqual(got, banana.NewDict("a", "x", "b", int64(2))) {
+		t.Fatalf("echo_kw: %#v %v", got, err)
+	}
+
+	tests := []struct {
+		name   string
+		method string
+		check  func(*RemoteError) bool
+	}{
+		{"plain error", "fail", func(e *RemoteError) bool { return e.Type == "builtins.Exception" && e.Value == "go failure" }},
+		{"typed error", "fail_typed", func(e *RemoteError) bool { return e.Check("builtins.ValueError") && e.Check("builtins.Exception") }},
+		{"truncated", "fail_long", func(e *RemoteError) bool {
+			return len(e.Value) == 999 && e.Value[997:] == ".." && len(e.Traceback) == 700+len("\n\n-- TRACEBACK ELIDED --\n\n")+1200
+		}},
+		{"panic", "panic", func(e *RemoteError) bool { return e.Type == "builtins.Exception" }},
+		{"unknown method", "nosuch", func(e *RemoteError) bool { return e.Type == "builtins.AttributeError" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ref.Call(ctx, tc.method, nil, nil)
+			var re *RemoteError
+			if !errors.As(err, &re) || !tc.check(re) {
+				t.Fatalf("got %#v", err)
+			}
+		})
+	}
+
+	// An unserializable answer is ABORTed: the caller sees a Violation.
+	_, err = ref.Call(ctx, "unserializable", nil, nil)
+	if !errors.Is(err, banana.ErrAborted) {
+		t.Fatalf("unserializable answer: got %v, want ErrAborted", err)
+	}
+	// An unserializable argument fails locally; the connection survives.
+	_, err = ref.Call(ctx, "echo", []any{struct{}{}}, nil)
+	if !errors.Is(err, banana.ErrCannotSerialize) {
+		t.Fatalf("unserializable argument: got %v", err)
+	}
+
+	// References: pass b's own object to a, which calls it back; a
+	// reference coming back is the original object.
+	local := &echoObj{}
+	got, err = ref.Call(ctx, "call_back", []any{local, int64(42)}, nil)
+	if err != nil || got != int64(42) {
+		t.Fatalf("call_back: %v %v", got, err)
+	}
+	got, err = ref.Call(ctx, "echo", []any{local}, nil)
+	if err != nil || got != Referenceable(local) {
+		t.Fatalf("echo(local ref) = %v, %v; want the local object back", got, err)
+	}
+	got, err = ref.Call(ctx, "echo", []any{ref}, nil)
+	if err != nil || got != ref {
+		t.Fatalf("echo(remote ref) = %v, %v; want the same RemoteReference", got, err)
+	}
+
+	// callRemoteOnly, then an ordinary call sees its effect: calls start
+	// in arrival order.
+	if err := ref.CallOnly("record", []any{int64(7)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ref.Call(ctx, "recorded", nil, nil)
+	if err != nil || !reflect.DeepEqual(got, banana.List{int64(7)}) {
+		t.Fatalf("recorded: %v %v", got, err)
+	}
+
+	// Answers complete out of order.
+	slow := make(chan error, 1)
+	go func() {
+		v, err := ref.Call(ctx, "slow", []any{int64(300), "late"}, nil)
+		if err == nil && v != "late" {
+			err = errors.New("wrong answer")
+		}
+		slow <- err
+	}()
+	if v, err := ref.Call(ctx, "slow", []any{int64(0), "early"}, nil); err != nil || v != "early" {
+		t.Fatalf("fast call: %v %v", v, err)
+	}
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+
+	// Unknown names give Python's KeyError.
+	_, err = p.b.GetReferenceByName(ctx, "nosuch")
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Type != "builtins.KeyError" {
+		t.Fatalf("unknown name: %v", err)
+	}
+}
+
+func TestDisconnect(t *testing.T) {
+	p := newTestPair(t, map[string]Referenceable{"echo": &echoObj{}})
+	ref := mustRef(t, p.b, "echo")
+	fired := make(chan struct{})
+	ref.NotifyOnDisconnect(func() { close(fired) })
+	cancelled := ref.NotifyOnDisconnect(func() { t.Error("cancelled callback fired") })
+	cancelled()
+	ctx := context.Background()
+	res := make(chan error, 1)
+	go func() {
+		_, err := ref.Call(ctx, "slow", []any{int64(60000), nil}, nil)
+		res <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the call get on the wire
+	p.a.Close()
+	var dead *DeadReferenceError
+	if err := <-res; !errors.As(err, &dead) {
+		t.Fatalf("pending call: got %v, want DeadReferenceError", err)
+	}
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("NotifyOnDisconnect callback did not fire")
+	}
+	if _, err := ref.Call(ctx, "echo", []any{int64(1)}, nil); !errors.As(err, &dead) {
+		t.Fatalf("call after loss: %v", err)
+	}
+	if err := <-p.errB; err == nil {
+		t.Fatal("Serve returned nil after the peer went away")
+	}
+	p.errB <- nil
+}
