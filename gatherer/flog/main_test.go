@@ -15,11 +15,16 @@ const python = "/usr/bin/python3"
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if *update {
-		cmd := exec.Command(python, "testdata/pyformat.py", "testdata")
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "flog: regenerating golden tables with %s failed: %v\n", python, err)
-			os.Exit(1)
+		for _, args := range [][]string{
+			{"testdata/pyformat.py", "testdata"},
+			{"testdata/tail.py", "testdata", fixtureDir},
+		} {
+			cmd := exec.Command(python, args...)
+			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "flog: regenerating golden tables with %s %s failed: %v\n", python, args[0], err)
+				os.Exit(1)
+			}
 		}
 	}
 	os.Exit(m.Run())
