@@ -19,8 +19,9 @@
 //     default) and at once when a provider arrives. A provider whose call
 //     fails is forgotten until it calls provide again; a call that times out
 //     (our addition: CallTimeout) is only retried next round.
-//   - An answer must be a dict of dicts of int, float, bool or None; any
-//     other answer is logged and skipped, the node's previous entry kept.
+//   - An answer must be a dict holding (at least) a "counters" and a "stats"
+//     dict, each of int, float, bool or None; any other answer is logged and
+//     skipped, the provider and its previous entry kept.
 //   - stats.json is {id: {"timestamp", "nickname", "stats"}} in Python's
 //     json.dump format, rewritten atomically (stats.json.tmp, fsync,
 //     rename) at most once per WriteDelay rather than after every answer.

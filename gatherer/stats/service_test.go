@@ -301,7 +301,7 @@ func TestSlowProviderDoesNotDelayOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{tubB, tubC, tubD, tubE} {
-		if err := s.Provide(ctx, newFake(id, answer(banana.NewDict("stats", banana.NewDict("x", int64(1))))), id[:1]); err != nil {
+		if err := s.Provide(ctx, newFake(id, answer(banana.NewDict("counters", banana.NewDict(), "stats", banana.NewDict("x", int64(1))))), id[:1]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -341,7 +341,7 @@ func TestConcurrencyBound(t *testing.T) {
 			arrived <- struct{}{}
 			<-gate
 			cur.Add(-1)
-			return banana.NewDict(), nil
+			return banana.NewDict("counters", banana.NewDict(), "stats", banana.NewDict()), nil
 		}), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -378,7 +378,7 @@ func TestRun(t *testing.T) {
 		case polled <- struct{}{}:
 		default:
 		}
-		return banana.NewDict("stats", banana.NewDict("node.uptime", 1.5)), nil
+		return banana.NewDict("counters", banana.NewDict(), "stats", banana.NewDict("node.uptime", 1.5)), nil
 	})
 	if err := s.Provide(ctx, p, "n"); err != nil {
 		t.Fatal(err)
@@ -389,7 +389,7 @@ func TestRun(t *testing.T) {
 		t.Fatal("a new provider was not polled at once")
 	}
 	// Replacing it: the old reference's disconnect must not drop the new one.
-	p2 := newFake(tubA, answer(banana.NewDict("stats", banana.NewDict("node.uptime", 2.5))))
+	p2 := newFake(tubA, answer(banana.NewDict("counters", banana.NewDict(), "stats", banana.NewDict("node.uptime", 2.5))))
 	if err := s.Provide(ctx, p2, "n"); err != nil {
 		t.Fatal(err)
 	}
@@ -440,31 +440,38 @@ func TestProvideRejects(t *testing.T) {
 
 func TestFromAnswer(t *testing.T) {
 	d := banana.NewDict
+	// tahoe wraps one stats dict the way a node sends it: bytes keys, with
+	// an empty counters dict.
+	tahoe := func(stats any) *banana.Dict { return d([]byte("counters"), d(), []byte("stats"), stats) }
 	tests := []struct {
 		name    string
 		in      any
-		want    string // category.name=text ... or "" for an error
+		want    string // category.name=text ...
 		wantErr bool
 	}{
-		{"bytes keys", d([]byte("c"), d([]byte("k"), int64(1))), "c.k=1", false},
-		{"str keys", d("c", d("k", 2.5)), "c.k=2.5", false},
-		{"mixed", d([]byte("c"), d("k", nil), "s", d([]byte("x"), true)), "c.k=null s.x=true", false},
-		{"big int", d("c", d("k", new(big.Int).Lsh(big.NewInt(1), 64))), "c.k=18446744073709551616", false},
-		{"NaN float", d("c", d("k", math.NaN())), "c.k=null", false},
-		{"tiny float", d("c", d("k", 1e-7)), "c.k=1e-07", false},
-		{"whole float", d("c", d("k", 3.0)), "c.k=3.0", false},
-		{"empty", d(), "", false},
-		{"not a dict", banana.List{int64(1)}, "", true},
+		{"bytes keys", tahoe(d([]byte("k"), int64(1))), "stats.k=1", false},
+		{"str keys", d("counters", d("n", int64(2)), "stats", d("k", 2.5)), "counters.n=2 stats.k=2.5", false},
+		{"mixed", d([]byte("counters"), d("k", nil), "stats", d([]byte("x"), true)), "counters.k=null stats.x=true", false},
+		{"extra category kept", d("counters", d(), "stats", d(), "helper", d("h", int64(1))), "helper.h=1", false},
+		{"big int", tahoe(d("k", new(big.Int).Lsh(big.NewInt(1), 64))), "stats.k=18446744073709551616", false},
+		{"NaN float", tahoe(d("k", math.NaN())), "stats.k=null", false},
+		{"tiny float", tahoe(d("k", 1e-7)), "stats.k=1e-07", false},
+		{"whole float", tahoe(d("k", 3.0)), "stats.k=3.0", false},
+		{"empty dicts", tahoe(d()), "", false},
+		{"empty answer", d(), "", true},
+		{"stats missing", d([]byte("counters"), d()), "", true},
+		{"counters missing", d("stats", d()), "", true},
+		{"not a dict", banana.List{[]byte("counters"), int64(1)}, "", true},
 		{"None", nil, "", true},
-		{"inner not a dict", d("c", int64(1)), "", true},
-		{"str value", d("c", d("k", "1")), "", true},
-		{"bytes value", d("c", d("k", []byte("1"))), "", true},
-		{"list value", d("c", d("k", banana.List{})), "", true},
-		{"tuple key", d(banana.Tuple{"a"}, d()), "", true},
-		{"int key", d("c", d(int64(1), int64(1))), "", true},
-		{"non-UTF-8 bytes key", d("c", d([]byte{0xff}, int64(1))), "", true},
-		{"same key as bytes and str", d("c", d("k", int64(1), []byte("k"), int64(2))), "", true},
-		{"same category as bytes and str", d("c", d(), []byte("c"), d()), "", true},
+		{"inner not a dict", d("counters", int64(1), "stats", d()), "", true},
+		{"str value", tahoe(d("k", "1")), "", true},
+		{"bytes value", tahoe(d("k", []byte("not a number"))), "", true},
+		{"list value", tahoe(d("k", banana.List{int64(1), int64(2)})), "", true},
+		{"tuple key", d(banana.Tuple{"a"}, d(), "counters", d(), "stats", d()), "", true},
+		{"int key", tahoe(d(int64(1), int64(1))), "", true},
+		{"non-UTF-8 bytes key", tahoe(d([]byte{0xff}, int64(1))), "", true},
+		{"same key as bytes and str", tahoe(d("k", int64(1), []byte("k"), int64(2))), "", true},
+		{"same category as bytes and str", d("stats", d(), []byte("stats"), d(), "counters", d()), "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -491,7 +498,7 @@ func TestFromAnswerMaxKeys(t *testing.T) {
 		for i := range n {
 			inner.Items = append(inner.Items, banana.DictItem{Key: string(rune('a' + i)), Value: int64(i)})
 		}
-		return banana.NewDict("c", inner)
+		return banana.NewDict("counters", banana.NewDict(), "stats", inner)
 	}
 	if _, err := fromAnswer(mk(5), 5); err != nil {
 		t.Errorf("at the limit: %v", err)
@@ -523,7 +530,7 @@ func TestRunPollsEveryInterval(t *testing.T) {
 	var n atomic.Int64
 	p := newFake(tubA, func(context.Context) (any, error) {
 		calls <- struct{}{}
-		return banana.NewDict("counters", banana.NewDict("ticks", n.Add(1))), nil
+		return banana.NewDict("counters", banana.NewDict("ticks", n.Add(1)), "stats", banana.NewDict()), nil
 	})
 	if err := s.Provide(ctx, p, "n"); err != nil {
 		t.Fatal(err)

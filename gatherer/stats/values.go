@@ -42,8 +42,9 @@ func countSamples(cats []category) int {
 }
 
 // fromAnswer validates a get_stats() answer from the banana value model and
-// converts it. Keys may be bytes (Python 2 nodes) or str; bytes must be
-// UTF-8. Values may be int, float, bool or None. Order is kept as received.
+// converts it: a dict holding at least the dicts "counters" and "stats", each
+// mapping names to int, float, bool or None. Keys may be bytes (Python 2
+// nodes) or str; bytes must be UTF-8. Order is kept as received.
 func fromAnswer(v any, maxKeys int) ([]category, error) {
 	top, ok := v.(*banana.Dict)
 	if !ok {
@@ -88,7 +89,25 @@ func fromAnswer(v any, maxKeys int) ([]category, error) {
 		catIndex[cname] = len(cats)
 		cats = append(cats, c)
 	}
+	if err := requireTahoeCategories(cats); err != nil {
+		return nil, err
+	}
 	return cats, nil
+}
+
+// requireTahoeCategories checks for the two dicts every Tahoe node sends,
+// "counters" and "stats" (RIStatsProvider's docstring; consumers such as
+// Tahoe's munin plugin index both). Other categories are kept.
+func requireTahoeCategories(cats []category) error {
+	var counters, stats bool
+	for _, c := range cats {
+		counters = counters || c.name == "counters"
+		stats = stats || c.name == "stats"
+	}
+	if !counters || !stats {
+		return fmt.Errorf("%w: a stats answer needs both a \"counters\" and a \"stats\" dict", errMalformed)
+	}
+	return nil
 }
 
 // textKey accepts a dict key sent as str or as UTF-8 bytes.

@@ -248,5 +248,8 @@ func (s *Service) fetchWeb(ctx context.Context, n webNode) ([]category, error) {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: data after the JSON object", errMalformed)
 	}
+	if err := requireTahoeCategories(cats); err != nil {
+		return nil, err
+	}
 	return cats, nil
 }

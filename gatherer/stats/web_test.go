@@ -89,7 +89,10 @@ func TestWebNodes(t *testing.T) {
 		w.Write([]byte("<html>Tahoe-LAFS</html>"))
 	})
 	mux.HandleFunc("/nested/statistics", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`{"stats": {"x": {"y": 1}}}`))
+		w.Write([]byte(`{"counters": {}, "stats": {"x": {"y": 1}}}`))
+	})
+	mux.HandleFunc("/partial/statistics", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"counters": {}}`))
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -101,7 +104,7 @@ func TestWebNodes(t *testing.T) {
 		srv.URL + "/good/ listed twice\n" +
 		"ftp://nowhere/\n" +
 		srv.URL + "/broken\n" + srv.URL + "/slow\n" + srv.URL + "/huge\n" +
-		srv.URL + "/garbage\n" + srv.URL + "/nested\n"
+		srv.URL + "/garbage\n" + srv.URL + "/nested\n" + srv.URL + "/partial\n"
 	if err := os.WriteFile(filepath.Join(dir, WebNodesFile), []byte(nodes), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +128,8 @@ func TestWebNodes(t *testing.T) {
 	if want := []string{root, good}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("entries = %v, want %v", got, want)
 	}
-	if n := countErrors(t, reg, "web_poll"); n != 5 {
-		t.Errorf("web_poll errors = %v, want 5", n)
+	if n := countErrors(t, reg, "web_poll"); n != 6 {
+		t.Errorf("web_poll errors = %v, want 6", n)
 	}
 
 	// The entry's "stats" member must be what Python's json.dump writes
