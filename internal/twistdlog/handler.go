@@ -21,6 +21,9 @@ type Options struct {
 	Now func() time.Time
 	// Location is the time zone of the time stamps; nil means time.Local.
 	Location *time.Location
+	// Plain drops the time stamp and system prefix (for terminal output
+	// of command-line tools).
+	Plain bool
 }
 
 // Handler is a slog.Handler writing twistd.log lines to one io.Writer.
@@ -78,6 +81,9 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		loc = time.Local
 	}
 	prefix := t.In(loc).Format(TimeFormat) + " [" + System(r.Level) + "] "
+	if h.opts.Plain {
+		prefix = ""
+	}
 
 	var sb strings.Builder
 	sb.WriteString(r.Message)

@@ -35,6 +35,13 @@ func TestHandlerLines(t *testing.T) {
 			want: "2026-11-27T06:08:35+0000 [gatherer#warn] a\n2026-11-27T06:08:35+0000 [gatherer#warn] b n=1\n",
 		},
 		{
+			name: "plain",
+			log: func(l *slog.Logger) {
+				slog.New(New(l.Handler().(*Handler).out.w, Options{Plain: true})).Info("x", "k", "v w")
+			},
+			want: "x k=\"v w\"\n",
+		},
+		{
 			name: "debug suppressed",
 			log:  func(l *slog.Logger) { l.Debug("noise") },
 			want: "",

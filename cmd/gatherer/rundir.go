@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatherer/gatherer/gatherer/classify"
+	"github.com/gatherer/gatherer/gatherer/incident"
+	"github.com/gatherer/gatherer/gatherer/logs"
+	"github.com/gatherer/gatherer/internal/twistdlog"
+)
+
+const runUsage = `Usage: gatherer run [options] DIR
+
+Run the gatherer in DIR (made by "gatherer create-incident-gatherer",
+"gatherer create-gatherer" or their flogtool equivalents) in the foreground.
+The kind and, for a log gatherer, the rotate and bzip settings are read from
+DIR/gatherer.tac; the listening port from DIR/port and the advertised
+location from DIR/location. The Tub identity is DIR/gatherer.pem and the
+FURL is written to DIR/log_gatherer.furl, keeping its swissnum across
+restarts. Events an operator watches for are logged to DIR/twistd.log in
+twistd's format.
+
+An incident gatherer classifies incidents with DIR/classify.rules ("gatherer
+help rules"); classify_*.py plugins of the Python gatherer cannot run.
+
+Signals: SIGINT and SIGTERM stop the gatherer cleanly (the log gatherer
+closes and renames its current file); SIGHUP makes the log gatherer rotate
+its output file and is ignored by the incident gatherer.
+
+Options:
+      --catch-up          Log gatherer: ask nodes for the events they have
+                          buffered (the Python gatherer does not)
+      --keep-duplicates   Incident gatherer: fetch and classify again an
+                          incident already stored under another tubid (the
+                          Python gatherer's behaviour)
+      --fetch-timeout=D   Incident gatherer: give up on a get_incident call
+                          after D [default: 2m0s]
+  -h, --help              Display this help and exit
+`
+
+type gathererKind int
+
+const (
+	kindIncident gathererKind = iota + 1
+	kindLog
+)
+
+// dirConfig is what a gatherer directory says about itself.
+type dirConfig struct {
+	kind     gathererKind
+	rotate   time.Duration
+	bzip     bool
+	port     string
+	location string
+}
+
+var (
+	rotateRE  = regexp.MustCompile(`(?m)^rotate\s*=\s*(\S+)\s*$`)
+	bzipRE    = regexp.MustCompile(`(?m)^use_bzip\s*=\s*(\S+)\s*$`)
+	literalRE = regexp.MustCompile(`GathererService\(\s*([^,\s()]+)\s*,\s*([^,\s()]+)\s*\)`)
+)
+
+const maxTacSize = 1 << 20
+
+// readDirConfig detects the gatherer kind from gatherer.tac and reads port
+// and location.
+func readDirConfig(dir string) (dirConfig, error) {
+	var c dirConfig
+	tacPath := filepath.Join(dir, tacFile)
+	f, err := os.Open(tacPath)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return c, fmt.Errorf("%s not found: %s is not a gatherer directory (create one with 'gatherer create-incident-gatherer' or 'gatherer create-gatherer')", tacPath, dir)
+		}
+		return c, fmt.Errorf("read gatherer.tac: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxTacSize))
+	f.Close()
+	if err != nil {
+		return c, fmt.Errorf("read gatherer.tac: %w", err)
+	}
+	tac := string(b)
+	switch {
+	case strings.Contains(tac, "IncidentGathererService("):
+		c.kind = kindIncident
+	case strings.Contains(tac, "GathererService("):
+		c.kind = kindLog
+		rot, bz := "", ""
+		if m := rotateRE.FindStringSubmatch(tac); m != nil {
+			rot = m[1]
+		}
+		if m := bzipRE.FindStringSubmatch(tac); m != nil {
+			bz = m[1]
+		}
+		if m := literalRE.FindStringSubmatch(tac); m != nil && (rot == "" || bz == "") {
+			if m[1] != "rotate" {
+				rot = m[1]
+			}
+			if m[2] != "use_bzip" {
+				bz = m[2]
+			}
+		}
+		if c.rotate, err = parseRotate(rot); err != nil {
+			return c, fmt.Errorf("%s: %w", tacPath, err)
+		}
+		switch bz {
+		case "True", "1":
+			c.bzip = true
+		case "False", "0", "None", "":
+		default:
+			return c, fmt.Errorf("%s: cannot understand use_bzip = %.40q (want True or False)", tacPath, bz)
+		}
+	default:
+		return c, fmt.Errorf("%s runs neither an IncidentGathererService nor a GathererService: not a gatherer directory we can run", tacPath)
+	}
+	obsolete := errors.New("please create a new gatherer, with both --port and --location (DIR/port or DIR/location is missing)")
+	for _, x := range []struct {
+		name string
+		dst  *string
+	}{{"port", &c.port}, {"location", &c.location}} {
+		b, err := os.ReadFile(filepath.Join(dir, x.name))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return c, obsolete
+			}
+			return c, fmt.Errorf("read %s: %w", x.name, err)
+		}
+		*x.dst = strings.TrimSpace(string(b))
+		if *x.dst == "" {
+			return c, obsolete
+		}
+	}
+	return c, nil
+}
+
+func parseRotate(s string) (time.Duration, error) {
+	if s == "" || s == "None" || s == "0" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || f > 1e9 {
+		return 0, fmt.Errorf("cannot understand rotate = %.40q (want a number of seconds or None)", s)
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// classifyPlugins lists the Python classifier plugins in dir.
+func classifyPlugins(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, "classify_*.py"))
+	for i := range m {
+		m[i] = filepath.Base(m[i])
+	}
+	return m
+}
+
+func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	catchUp := fs.Bool("catch-up", false, "")
+	keepDup := fs.Bool("keep-duplicates", false, "")
+	fetchTimeout := fs.Duration("fetch-timeout", incident.DefaultFetchTimeout, "")
+	dir, code := parseArgs(fs, args, runUsage, stdout, stderr)
+	if code != 0 {
+		return max(code, 0)
+	}
+	if *fetchTimeout <= 0 {
+		fmt.Fprintf(stderr, "gatherer run: --fetch-timeout must be positive\n")
+		return exitUsage
+	}
+	cfg, err := readDirConfig(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
+		return exitFailure
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "twistd.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatherer run: open twistd.log: %v\n", err)
+		return exitFailure
+	}
+	defer logf.Close()
+	log := slog.New(twistdlog.New(logf, twistdlog.Options{}))
+
+	if a.signals {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+	}
+	var hup chan os.Signal
+	if a.signals {
+		hup = make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+
+	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, hup, stdout, stderr); err != nil {
+		log.Error("gatherer stopped on an error", "err", err)
+		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+type runFlags struct {
+	catchUp, keepDup bool
+	fetchTimeout     time.Duration
+}
+
+func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+	sc := ServeConfig{
+		Dir:           dir,
+		Port:          cfg.port,
+		Location:      cfg.location,
+		CertFile:      filepath.Join(dir, "gatherer.pem"),
+		FURLFile:      filepath.Join(dir, "log_gatherer.furl"),
+		RootInterface: rootInterface,
+		Ready:         func(furl string) { fmt.Fprintln(stdout, "Gatherer waiting at:", furl) },
+		Logger:        log,
+	}
+	var shutdown func(context.Context) error
+	var rotate func(context.Context)
+
+	switch cfg.kind {
+	case kindIncident:
+		log.Info(fmt.Sprintf("gatherer: starting the incident gatherer in %s", dir))
+		rules, err := classify.Load(dir)
+		if err != nil {
+			return err
+		}
+		if plugins := classifyPlugins(dir); len(plugins) > 0 {
+			msg := fmt.Sprintf("WARNING: %s cannot be run by this gatherer (Python classifier plugins); write the equivalent rules in %s (see 'gatherer help rules'); %d rules loaded",
+				strings.Join(plugins, ", "), filepath.Join(dir, classify.FileName), rules.Len())
+			log.Warn(msg)
+			fmt.Fprintln(stderr, msg)
+		}
+		svc, err := incident.New(incident.Options{Dir: dir, Classifier: rules, Logger: log,
+			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout})
+		if err != nil {
+			return err
+		}
+		if err := svc.Start(ctx); err != nil {
+			return err
+		}
+		sc.Logport = func(ctx context.Context, nodeid any, pub Publisher) error { return svc.Logport(ctx, nodeid, pub) }
+		shutdown = svc.Close
+		rotate = func(context.Context) {
+			log.Info("received SIGHUP; the incident gatherer has nothing to rotate")
+		}
+	case kindLog:
+		log.Info(fmt.Sprintf("gatherer: starting the log gatherer in %s (rotate=%s, bzip=%t)", dir, rotateText(cfg.rotate), cfg.bzip))
+		svc, err := logs.New(logs.Options{Dir: dir, Rotate: cfg.rotate, Bzip: cfg.bzip, CatchUp: rf.catchUp, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := svc.Start(ctx); err != nil {
+			return err
+		}
+		sc.Logport = func(ctx context.Context, nodeid any, pub Publisher) error { return svc.Logport(ctx, nodeid, pub) }
+		shutdown = func(ctx context.Context) error {
+			last, err := svc.Close(ctx)
+			if last != "" {
+				log.Info("closed the output file as " + filepath.Base(last))
+			}
+			return err
+		}
+		rotate = func(ctx context.Context) {
+			log.Info("received SIGHUP, rotating the output file")
+			done, err := svc.Rotate(ctx)
+			switch {
+			case err != nil:
+				log.Error("rotation failed", "err", err)
+			case done != "":
+				log.Info("rotated the output file to " + filepath.Base(done))
+			}
+		}
+	}
+
+	serveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.serve(serveCtx, sc) }()
+
+	var err error
+loop:
+	for {
+		select {
+		case err = <-serveErr:
+			break loop
+		case <-hup:
+			rotate(ctx)
+		case <-ctx.Done():
+			log.Info("received a stop signal, shutting down")
+			cancel()
+			err = <-serveErr
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			break loop
+		}
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer scancel()
+	if cerr := shutdown(sctx); cerr != nil && err == nil {
+		err = cerr
+	}
+	log.Info("gatherer: shut down")
+	return err
+}
+
+func rotateText(d time.Duration) string {
+	if d == 0 {
+		return "None"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"
+}

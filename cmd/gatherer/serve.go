@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/gatherer/gatherer/gatherer/incident"
+	"github.com/gatherer/gatherer/gatherer/logs"
+)
+
+// Publisher is a connected node's logport as the Tub adapter presents it to
+// both gatherer kinds (RILogPublisher.foolscap.lothar.com).
+//
+// The adapter must pass our observers (incident.Observer, logs.Observer) to
+// the node as my-references with iname RILogObserver.foolscap.lothar.com,
+// map new_incident(name, trigger), done_with_incident_catchup() and
+// msg(event) onto them (answer-less and normal calls alike), send since and
+// incident names as bytes, and call subscribe_to_all with the observer alone
+// when catch-up is off (python-foolscap's wire form).
+type Publisher interface {
+	incident.Publisher
+	logs.Publisher
+}
+
+// ServeConfig is what a Tub needs to run a gatherer. It follows
+// python-foolscap's GatheringBase: Tub(certFile=CertFile), listenOn(Port),
+// setLocation(Location), registerReference(root, furlFile=FURLFile).
+type ServeConfig struct {
+	// Dir is the gatherer directory.
+	Dir string
+	// Port is DIR/port, a listen spec for furl.ParseListen.
+	Port string
+	// Location is DIR/location: comma-separated connection hints.
+	Location string
+	// CertFile is DIR/gatherer.pem, the Tub identity in python-foolscap's
+	// layout; created on first start.
+	CertFile string
+	// FURLFile is DIR/log_gatherer.furl. Its swissnum is reused at every
+	// start (a new one is made only when the file is missing) and the file
+	// is rewritten with the current location (mode 0600 when created).
+	FURLFile string
+	// RootInterface is the root object's interface name,
+	// RILogGatherer.foolscap.lothar.com.
+	RootInterface string
+	// Logport is called for every logport(nodeid, publisher) call on the
+	// root object. It returns at once; ctx must end when the connection
+	// drops.
+	Logport func(ctx context.Context, nodeid any, pub Publisher) error
+	// Ready is called once with the gatherer's FURL when listening.
+	Ready func(furl string)
+	// Logger receives the Tub's own messages.
+	Logger *slog.Logger
+}
+
+// ServeFunc runs a Tub serving cfg until ctx ends. It is the seam where
+// foolscap/tub is plugged in.
+type ServeFunc func(ctx context.Context, cfg ServeConfig) error
+
+// rootInterface is the gatherer's RemoteInterface name.
+const rootInterface = "RILogGatherer.foolscap.lothar.com"
+
+// errNoTub is what defaultServe returns until foolscap/tub is wired in.
+var errNoTub = errors.New("this build has no Foolscap Tub yet (foolscap/tub is not wired into cmd/gatherer); the gatherer cannot accept connections")
+
+// defaultServe is the Tub seam: replace its body with foolscap/tub.
+func defaultServe(ctx context.Context, cfg ServeConfig) error {
+	_ = ctx
+	_ = cfg
+	return errNoTub
+}
