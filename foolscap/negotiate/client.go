@@ -68,5 +68,5 @@ func (n *negotiation) connect(ctx context.Context, cfg ConnectConfig) (*Result, 
 			last = fmt.Sprintf("%s %d", ir, seq)
 		}
 	}
-	return n.encrypted(ctx, tc, &last)
+	return n.encrypted(tc, &last)
 }

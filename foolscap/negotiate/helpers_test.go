@@ -142,11 +142,23 @@ func startPyTub(t *testing.T, mode, certFile string, args ...string) *pyTub {
 // expect waits for a stdout line starting with prefix.
 func (p *pyTub) expect(prefix string) string {
 	p.t.Helper()
+	return p.expectLine(prefix, func(l string) bool { return strings.HasPrefix(l, prefix) })
+}
+
+// expectContaining waits for a stdout line containing s.
+func (p *pyTub) expectContaining(s string) string {
+	p.t.Helper()
+	return p.expectLine(s, func(l string) bool { return strings.Contains(l, s) })
+}
+
+func (p *pyTub) expectLine(what string, match func(string) bool) string {
+	p.t.Helper()
+	prefix := what
 	timeout := time.After(20 * time.Second)
 	for {
 		select {
 		case l := <-p.lines:
-			if strings.HasPrefix(l, prefix) {
+			if match(l) {
 				return l
 			}
 		case <-p.done:

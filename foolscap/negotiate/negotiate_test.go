@@ -515,3 +515,26 @@ func TestConnectBadReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptServesSeveralTubs: one listener, two local Tubs chosen by the
+// tubid in the GET.
+func TestAcceptServesSeveralTubs(t *testing.T) {
+	a := Local{Identity: mustIdentity(t), Incarnation: mustIncarnation(t)}
+	b := Local{Identity: mustIdentity(t), Incarnation: mustIncarnation(t)}
+	locals := map[string]Local{a.Identity.TubID(): a, b.Identity.TubID(): b}
+	server := AcceptConfig{Lookup: func(s string) (Local, bool) { l, ok := locals[s]; return l, ok }}
+	for _, target := range []Local{a, b} {
+		t.Run(target.Identity.TubID()[:8], func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cl := Local{Identity: mustIdentity(t), Incarnation: mustIncarnation(t)}
+			pr := runPair(t, ctx, ConnectConfig{Local: cl, TargetTubID: target.Identity.TubID()}, server)
+			if pr.clientErr != nil || pr.serverErr != nil {
+				t.Fatalf("client %v, server %v", pr.clientErr, pr.serverErr)
+			}
+			if pr.server.LocalTubID != target.Identity.TubID() || pr.client.PeerTubID != target.Identity.TubID() {
+				t.Errorf("served %s, client reached %s", pr.server.LocalTubID, pr.client.PeerTubID)
+			}
+		})
+	}
+}

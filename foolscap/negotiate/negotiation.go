@@ -127,7 +127,7 @@ func (n *negotiation) ioError(phase, doing string, err error) error {
 
 // encrypted runs everything after the TLS handshake: hellos, then the
 // decision one way or the other.
-func (n *negotiation) encrypted(ctx context.Context, tc *tls.Conn, lastConnection *string) (*Result, error) {
+func (n *negotiation) encrypted(tc *tls.Conn, lastConnection *string) (*Result, error) {
 	var conn net.Conn = tc
 	if n.recordTLS != nil {
 		conn = n.recordTLS(tc)

@@ -112,14 +112,12 @@ func TestConnectToPython(t *testing.T) {
 // as master and as slave; the first Banana it sends must be a call.
 func TestAcceptFromPython(t *testing.T) {
 	requirePythonFoolscap(t)
-	_, pyTubID := pyCertFile(t)
 	for _, tt := range []struct {
 		name   string
 		master bool
 	}{{"go master", true}, {"go slave", false}} {
 		t.Run(tt.name, func(t *testing.T) {
 			certFile, pyTubID2 := pyCertFile(t)
-			_ = pyTubID
 			id := mustIdentityWhere(t, func(s string) bool { return (s > pyTubID2) == tt.master })
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -152,6 +150,9 @@ func TestAcceptFromPython(t *testing.T) {
 			got := readAtLeast(t, res.Conn, 4)
 			if hex.EncodeToString(got) != bananaOpenCall {
 				t.Fatalf("python sent % x first, want a call (%s)", got, bananaOpenCall)
+			}
+			if strings.Contains(py.output(), "negotiationFailed") {
+				t.Errorf("python logged a failed negotiation:\n%s", py.output())
 			}
 			saveTranscript(t, "accept-"+strings.ReplaceAll(tt.name, " ", "-"), rec, transcriptMeta{
 				GoRole: "server", GoTubID: id.TubID(), PyTubID: pyTubID2, Host: "127.0.0.1",
@@ -284,7 +285,7 @@ func serveGo(t *testing.T, cfg AcceptConfig) (string, func()) {
 // TestConnectErrorsAgainstPython: refusals from a real Python server.
 func TestConnectErrorsAgainstPython(t *testing.T) {
 	requirePythonFoolscap(t)
-	certFile, pyTubID := pyCertFile(t)
+	certFile, _ := pyCertFile(t)
 	py := startPyTub(t, "server", certFile)
 	other := mustIdentity(t)
 	tests := []struct {
@@ -309,9 +310,12 @@ func TestConnectErrorsAgainstPython(t *testing.T) {
 			if !errors.As(err, &ne) || !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Connect error = %v, want %v mentioning %q", err, tt.wantErr, tt.want)
 			}
+			// Python logs the failure too; this also proves the log
+			// observer works, so the success tests' "no negotiationFailed"
+			// check is not vacuous.
+			py.expectContaining("negotiationFailed")
 		})
 	}
-	_ = pyTubID
 }
 
 // TestHelloErrorsAgreeWithPython sends the same bad hellos to a Python

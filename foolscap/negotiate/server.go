@@ -88,5 +88,5 @@ func (n *negotiation) accept(ctx context.Context, cfg AcceptConfig) (*Result, er
 		_ = n.raw.Close()
 		return nil, &Error{Phase: "tls", Detail: "handshake with the client", Err: fmt.Errorf("%w: %w", ErrTLS, err)}
 	}
-	return n.encrypted(ctx, tc, nil)
+	return n.encrypted(tc, nil)
 }
