@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func needFoolscap(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("/usr/bin/python3", "-c", "import foolscap").Run(); err != nil {
+		t.Skip("skipping: /usr/bin/python3 cannot import foolscap (install python3-foolscap)")
+	}
+}
+
+// TestCreateMatchesFlogtool runs flogtool's create commands and ours with
+// the same arguments and compares printed lines and files.
+func TestCreateMatchesFlogtool(t *testing.T) {
+	needFoolscap(t)
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"incident gatherer", []string{"create-incident-gatherer", "--location", "tcp:example.org:3118"}},
+		{"incident gatherer with port", []string{"create-incident-gatherer", "-l", "tcp:h:1", "-p", "tcp:31181:interface=127.0.0.1"}},
+		{"log gatherer", []string{"create-gatherer", "--location", "tcp:example.org:3117"}},
+		{"log gatherer rotating", []string{"create-gatherer", "-l", "tcp:h:1", "-r", "20", "-b"}},
+		{"quiet", []string{"create-gatherer", "-q", "-l", "tcp:h:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			py := exec.Command("/usr/bin/flogtool", append(tt.args, "py")...)
+			py.Dir = root
+			pyOut, err := py.CombinedOutput()
+			if err != nil {
+				t.Fatalf("flogtool: %v\n%s", err, pyOut)
+			}
+			var goOut bytes.Buffer
+			if code := runApp(t.Context(), &app{serve: fakeServe}, append(tt.args, filepath.Join(root, "go")), &goOut, &goOut); code != 0 {
+				t.Fatalf("exit %d: %s", code, goOut.String())
+			}
+			wantLines := strings.ReplaceAll(string(pyOut), "py", filepath.Join(root, "go"))
+			if !strings.HasPrefix(goOut.String(), wantLines) {
+				t.Errorf("printed:\n%s\nflogtool printed:\n%s", goOut.String(), wantLines)
+			}
+			for _, f := range []string{"port", "location", tacFile} {
+				want, err := os.ReadFile(filepath.Join(root, "py", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := os.ReadFile(filepath.Join(root, "go", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == tacFile {
+					var keep []string
+					for _, l := range strings.SplitAfter(string(want), "\n") {
+						if !strings.HasPrefix(l, "  '") {
+							keep = append(keep, l)
+						}
+					}
+					want = []byte(strings.Join(keep, ""))
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s:\n%s\nflogtool wrote:\n%s", f, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestDirectoryRunsUnderTwistd starts python-foolscap's gatherer with
+// twistd on a directory we created, to show the directory stays usable
+// with the Python implementation.
+func TestDirectoryRunsUnderTwistd(t *testing.T) {
+	needFoolscap(t)
+	if _, err := exec.LookPath("twistd3"); err != nil {
+		t.Skip("skipping: twistd3 not installed (python3-twisted)")
+	}
+	for _, kind := range []string{"create-incident-gatherer", "create-gatherer"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "g")
+			var out bytes.Buffer
+			if code := runApp(t.Context(), &app{serve: fakeServe}, []string{kind, "-q", "-l", "tcp:127.0.0.1:1", dir}, &out, &out); code != 0 {
+				t.Fatalf("exit %d: %s", code, out.String())
+			}
+			// Any free port: twistd may run while other tests do.
+			if err := os.WriteFile(filepath.Join(dir, "port"), []byte("tcp:0:interface=127.0.0.1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("twistd3", "-n", "--pidfile=", "-l", "twistd.log", "-y", tacFile)
+			cmd.Dir = dir
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}()
+			lines := make(chan string, 1)
+			go func() {
+				sc := bufio.NewScanner(stdout)
+				for sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "Gatherer waiting at: pb://") {
+						lines <- sc.Text()
+						return
+					}
+				}
+				close(lines)
+			}()
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					log, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
+					t.Fatalf("twistd did not start the gatherer; twistd.log:\n%s", log)
+				}
+				t.Log(l)
+			case <-time.After(30 * time.Second):
+				t.Fatal("twistd did not print the gatherer's FURL within 30s")
+			}
+		})
+	}
+}
