@@ -77,6 +77,15 @@ func (m *Instruments) SetConnectedNodes(n int) {
 	m.connected.Set(float64(n))
 }
 
+// AddConnectedNodes adds delta (negative when nodes leave) to the number of
+// connected nodes, for services that track connections one at a time.
+func (m *Instruments) AddConnectedNodes(delta int) {
+	if m == nil {
+		return
+	}
+	m.connected.Add(float64(delta))
+}
+
 // AddIncidents counts n incidents gathered.
 func (m *Instruments) AddIncidents(n int) {
 	if m == nil || n <= 0 {

@@ -222,11 +222,14 @@ func TestInstruments(t *testing.T) {
 	stats.Error("get_stats")
 	stats.Error("Bad Kind from a peer")
 	stats.ObserveFetch(20 * time.Millisecond)
+	incident.AddConnectedNodes(2)
+	incident.AddConnectedNodes(-1)
 	incident.AddIncidents(2)
 	incident.AddEvents(7)
 
 	var none *Instruments // services built without metrics
 	none.SetConnectedNodes(1)
+	none.AddConnectedNodes(1)
 	none.AddIncidents(1)
 	none.AddEvents(1)
 	none.AddBytesWritten(1)
@@ -243,7 +246,7 @@ func TestInstruments(t *testing.T) {
 		want   float64
 	}{
 		{"connected", "gatherer_connected_nodes", s, 3},
-		{"other role untouched", "gatherer_connected_nodes", inc, 0},
+		{"other role counted apart", "gatherer_connected_nodes", inc, 1},
 		{"bytes", "gatherer_written_bytes_total", s, 100},
 		{"errors by kind", "gatherer_errors_total", map[string]string{"role": "stats", "kind": "get_stats"}, 2},
 		{"unknown kind", "gatherer_errors_total", map[string]string{"role": "stats", "kind": "other"}, 1},
