@@ -15,6 +15,7 @@
 //	create-gatherer           as flogtool's; default port tcp:3117
 //	run DIR                   run the gatherer DIR holds, in the foreground
 //	reclassify DIR            rebuild DIR/classified/ from DIR/incidents/
+//	dump FILE                 print a flogfile as "flogtool dump" does
 //	help [COMMAND|rules]      usage, and the classification rules syntax
 //
 // Directories made by flogtool run too: the kind is detected from

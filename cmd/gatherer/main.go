@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"create-incident-gatherer": {summary: "Create a directory for an incident gatherer", usage: createIncidentUsage, run: runCreateIncident},
 		"create-gatherer":          {summary: "Create a directory for a log gatherer", usage: createLogUsage, run: runCreateLog},
 		"run":                      {summary: "Run the gatherer a directory holds, in the foreground", usage: runUsage, run: runRun},
+		"dump":                     {summary: "Print a flogfile as 'flogtool dump' does", usage: dumpUsage, run: runDump},
 		"reclassify":               {summary: "Rebuild an incident gatherer's classified/ from its incidents/", usage: reclassifyUsage, run: runReclassify},
 	}
 }

@@ -33,6 +33,11 @@ func TestCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	abs, err := filepath.Abs("testdata/flogfiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLOGFILES", abs)
 	ts.Commands["gatherer"] = func(args []string, inputFile string) ([]byte, error) {
 		var out bytes.Buffer
 		code := runApp(context.Background(), &app{serve: fakeServe}, args, &out, &out)

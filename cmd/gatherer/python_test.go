@@ -131,3 +131,24 @@ func TestDirectoryRunsUnderTwistd(t *testing.T) {
 		})
 	}
 }
+
+// TestDumpMatchesFlogtool compares "gatherer dump" with "flogtool dump".
+func TestDumpMatchesFlogtool(t *testing.T) {
+	needFoolscap(t)
+	file := "testdata/flogfiles/incident-2026-11-27--06-08-37Z-dfeow4y.flog.bz2"
+	for _, args := range [][]string{{"--timestamps=utc"}, {"-v", "-t", "epoch"}, {"-n"}, {"--rx-time", "-t", "utc"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			want, err := exec.Command("/usr/bin/flogtool", append(append([]string{"dump"}, args...), file)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("flogtool: %v\n%s", err, want)
+			}
+			var got bytes.Buffer
+			if code := runApp(t.Context(), &app{}, append(append([]string{"dump"}, args...), file), &got, &got); code != 0 {
+				t.Fatalf("exit %d: %s", code, got.String())
+			}
+			if got.String() != string(want) {
+				t.Errorf("gatherer dump:\n%s\nflogtool dump:\n%s", got.String(), want)
+			}
+		})
+	}
+}
