@@ -392,13 +392,18 @@ func (d *decoder) object(i, depth int) (any, int, error) {
 			if err != nil {
 				return nil, next, err
 			}
-			if index == nil {
-				index = make(map[string]int)
-			}
-			if at, dup := index[key]; dup {
-				obj.Items[at].Value = val
+			if at := findKey(obj, index, key); at >= 0 {
+				obj.Items[at].Value = val // Python: last value, first position
 			} else {
-				index[key] = len(obj.Items)
+				if index != nil {
+					index[key] = len(obj.Items)
+				} else if len(obj.Items) >= smallDict {
+					index = make(map[string]int, 2*smallDict)
+					for i, it := range obj.Items {
+						index[it.Key.(string)] = i
+					}
+					index[key] = len(obj.Items)
+				}
 				obj.Items = append(obj.Items, banana.DictItem{Key: key, Value: val})
 			}
 			i = d.skipSpace(next)
@@ -412,6 +417,26 @@ func (d *decoder) object(i, depth int) (any, int, error) {
 		}
 	}
 	return obj, i + 1, nil
+}
+
+// smallDict is the size below which duplicate keys are found by a scan
+// rather than a map.
+const smallDict = 16
+
+// findKey returns the position of key in obj, or -1.
+func findKey(obj *banana.Dict, index map[string]int, key string) int {
+	if index != nil {
+		if at, ok := index[key]; ok {
+			return at
+		}
+		return -1
+	}
+	for i, it := range obj.Items {
+		if it.Key.(string) == key {
+			return i
+		}
+	}
+	return -1
 }
 
 func (d *decoder) array(i, depth int) (any, int, error) {

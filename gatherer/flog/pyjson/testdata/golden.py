@@ -168,6 +168,8 @@ DECODE_INPUTS = [
     '{"header": {"type": "gatherer", "start": 1795759812.355345}}',
     '{"from": "67xgfwcpbiuyd6sviaef4ztfpmnld3a4", "rx_time": 1795759817.879293, "d": {"facility": "demo.lg", "incarnation": ["3d1c2488ab282af8", null], "level": 20, "message": "after-subscribe caf\\u00e9 \\u2603", "num": 30, "time": 1795759817.860938}}\n',
     "[" * 50 + "]" * 50,
+    "{" + ", ".join('"k%d": %d' % (i % 18, i) for i in range(40)) + "}",
+    "{" + ", ".join('"k%d": %d' % (i, i) for i in range(17)) + ', "k3": "again", "k16": null}',
 ]
 DECODE_BYTES = [b'"\xff"', b'"caf\xc3"', b'"\xc3\x28"', b'"\xed\xa0\x80"', b'"ok" \x80',
                 b'"\xf0\x9f\x98"', b'\xe2\x82']
