@@ -27,7 +27,7 @@ func FormatMessage(event any) (string, error) {
 	if !ok {
 		return "", &PyError{Type: "AttributeError", Msg: "'" + pyjson.TypeName(event) + "' object has no attribute 'items'"}
 	}
-	e := strKeys(d)
+	e := StrKeys(d)
 	out, err := formatEvent(e)
 	if err == nil {
 		return out, nil
@@ -93,9 +93,11 @@ func ensureText(v any) (string, error) {
 	return "", typeError("not expecting type '<class '%s'>'", pyjson.TypeName(v))
 }
 
-// strKeys is foolscap.util.ensure_dict_str_keys: a copy whose bytes keys
+// StrKeys is foolscap.util.ensure_dict_str_keys: a copy whose bytes keys
 // are decoded to str (events from Python 2 senders have bytes keys).
-func strKeys(d *banana.Dict) *banana.Dict {
+// flogtool tail applies it to every received event before printing and
+// before saving it with --save-to.
+func StrKeys(d *banana.Dict) *banana.Dict {
 	out := &banana.Dict{Items: make([]banana.DictItem, 0, len(d.Items))}
 	for _, it := range d.Items {
 		k := it.Key

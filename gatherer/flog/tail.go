@@ -84,7 +84,7 @@ func (p *Printer) Event(event any) error {
 	if !ok {
 		return &PyError{Type: "AttributeError", Msg: fmt.Sprintf("'%s' object has no attribute 'items'", pyjson.TypeName(event))}
 	}
-	d = strKeys(d)
+	d = StrKeys(d)
 	if p.opts.Verbose {
 		return p.write(pyjson.Str(d) + "\n")
 	}
