@@ -36,6 +36,9 @@ func (o *echoObj) RemoteInterfaceName() string { return o.iname }
 func (o *echoObj) RemoteCall(ctx context.Context, c *Call) (any, error) {
 	switch c.Method {
 	case "echo":
+		if x, ok := c.Kwargs["x"]; ok && len(c.Args) == 0 && len(c.Kwargs) == 1 {
+			return x, nil
+		}
 		if len(c.Args) != 1 {
 			return nil, errors.New("echo takes one argument")
 		}
@@ -66,6 +69,12 @@ func (o *echoObj) RemoteCall(ctx context.Context, c *Call) (any, error) {
 			return nil, errors.New("call_back needs a reference")
 		}
 		return ref.Call(ctx, "echo", c.Args[1:], nil)
+	case "poke_target":
+		target, ok := c.Args[0].(*RemoteReference)
+		if !ok {
+			return nil, errors.New("poke_target needs a reference")
+		}
+		return target.Call(ctx, "poke", c.Args[1:], nil)
 	case "record":
 		o.mu.Lock()
 		o.rec = append(o.rec, c.Args...)
