@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 )
 
 // FuzzDecodeStatsFile: no panic on any stats.json, and a file we accept
@@ -43,9 +45,11 @@ func FuzzStatsBody(f *testing.F) {
 	f.Add([]byte(`{"counters": {}, "stats": {"a": null, "b": true}}`))
 	f.Add([]byte(`{"stats": {"x": {"y": 1}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		cats, err := decodeStatsJSON(dec, 100)
+		v, err := pyjson.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		cats, err := fromAnswer(v, 100)
 		if err == nil && countSamples(cats) > 100 {
 			t.Fatalf("%d values accepted with a limit of 100", countSamples(cats))
 		}

@@ -554,3 +554,31 @@ func TestRunPollsEveryInterval(t *testing.T) {
 		t.Errorf("stats.json after Run = %s, want the last answer (%s)", got, want)
 	}
 }
+
+// TestLoadPythonNonFinite: Python's json.dump wrote NaN and Infinity for
+// non-finite floats; such a stats.json must still open (and is rewritten
+// with null).
+func TestLoadPythonNonFinite(t *testing.T) {
+	dir := t.TempDir()
+	in := `{"aaaa": {"timestamp": 1616500000, "nickname": "n", "stats": {"counters": {}, "stats": {"x": NaN, "y": Infinity, "z": -Infinity}}}}`
+	if err := os.WriteFile(filepath.Join(dir, StatsFile), []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestService(t, Options{Dir: dir})
+	nodes := s.NodeStats()
+	if len(nodes) != 1 || len(nodes[0].Categories) != 2 {
+		t.Fatalf("loaded %+v", nodes)
+	}
+	st := nodes[0].Categories[1].Samples
+	if !math.IsNaN(st[0].Value) || !math.IsInf(st[1].Value, 1) || !math.IsInf(st[2].Value, -1) {
+		t.Errorf("values = %+v, want NaN, +Inf, -Inf", st)
+	}
+	s.store(s.entries["aaaa"]) // force a rewrite
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"aaaa": {"timestamp": 1616500000.0, "nickname": "n", "stats": {"counters": {}, "stats": {"x": null, "y": null, "z": null}}}}`
+	if got := mustRead(t, filepath.Join(dir, StatsFile)); string(got) != want {
+		t.Errorf("rewritten as %s\nwant %s", got, want)
+	}
+}

@@ -1,13 +1,12 @@
 package stats
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"strconv"
+	"math"
+	"strings"
+	"unicode/utf8"
 
+	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 )
 
@@ -62,93 +61,62 @@ func encodeStatsFile(entries []*entry) []byte {
 	return append(b, '}')
 }
 
-// decodeStatsFile parses a stats.json written by Tahoe or by us. Members of
-// an entry other than timestamp, nickname and stats are ignored; a missing
-// stats member is an empty one.
+// decodeStatsFile parses a stats.json written by Tahoe or by us, with
+// Python's json.load rules (Python wrote NaN and Infinity for non-finite
+// floats). Members of an entry other than timestamp, nickname and stats are
+// ignored; a missing stats member is an empty one.
 func decodeStatsFile(data []byte, maxKeys int) ([]*entry, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := expectDelim(dec, '{'); err != nil {
+	v, err := pyjson.Unmarshal(data)
+	if err != nil {
 		return nil, err
 	}
-	var out []*entry
-	seen := make(map[string]int)
-	for dec.More() {
-		id, err := readKey(dec)
-		if err != nil {
-			return nil, err
+	top, ok := v.(*banana.Dict)
+	if !ok {
+		return nil, fmt.Errorf("the file holds a JSON %s, want an object", pyType(v))
+	}
+	out := make([]*entry, 0, top.Len())
+	for _, it := range top.Items {
+		id, ok := it.Key.(string)
+		if !ok || !utf8.ValidString(id) {
+			return nil, fmt.Errorf("entry key %s is not text", pyjson.Repr(it.Key))
 		}
-		e, err := decodeEntry(dec, id, maxKeys)
+		e, err := decodeEntry(id, it.Value, maxKeys)
 		if err != nil {
 			return nil, fmt.Errorf("entry %s: %w", quote(id), err)
 		}
-		if i, dup := seen[id]; dup {
-			out[i] = e
-			continue
-		}
-		seen[id] = len(out)
 		out = append(out, e)
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("data after the end of the JSON object")
 	}
 	return out, nil
 }
 
-func decodeEntry(dec *json.Decoder, id string, maxKeys int) (*entry, error) {
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, err
+func decodeEntry(id string, v any, maxKeys int) (*entry, error) {
+	d, ok := v.(*banana.Dict)
+	if !ok {
+		return nil, fmt.Errorf("a JSON %s, want an object", pyType(v))
 	}
 	e := &entry{id: id}
-	for dec.More() {
-		k, err := readKey(dec)
-		if err != nil {
-			return nil, err
+	if ts, ok := d.Get("timestamp"); ok {
+		_, f, err := numberValue(ts)
+		if err != nil || math.IsNaN(f) {
+			return nil, fmt.Errorf("timestamp is %s, want a number", pyjson.Repr(ts))
 		}
-		switch k {
-		case "timestamp":
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			n, ok := tok.(json.Number)
-			if !ok {
-				return nil, fmt.Errorf("timestamp is %v, want a number", tok)
-			}
-			f, err := strconv.ParseFloat(string(n), 64)
-			if err != nil {
-				return nil, fmt.Errorf("timestamp: %w", err)
-			}
-			e.timestamp = f
-		case "nickname":
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			switch t := tok.(type) {
-			case string:
-				e.nickname = t
-			case nil:
-			default:
-				return nil, fmt.Errorf("nickname is %v, want a string", tok)
-			}
-		case "stats":
-			cats, err := decodeStatsJSON(dec, maxKeys)
-			if err != nil {
-				return nil, fmt.Errorf("stats: %w", err)
-			}
-			e.stats = cats
+		e.timestamp = f
+	}
+	if nick, ok := d.Get("nickname"); ok {
+		switch n := nick.(type) {
+		case string:
+			e.nickname = strings.ToValidUTF8(n, "\uFFFD")
+		case nil:
 		default:
-			if err := skipValue(dec); err != nil {
-				return nil, err
-			}
+			return nil, fmt.Errorf("nickname is %s, want a string", pyjson.Repr(nick))
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
+	if st, ok := d.Get("stats"); ok {
+		cats, err := convertStats(st, maxKeys)
+		if err != nil {
+			return nil, fmt.Errorf("stats: %w", err)
+		}
+		e.stats = cats
 	}
 	return e, nil
 }

@@ -1,14 +1,11 @@
 package stats
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
@@ -46,6 +43,18 @@ func countSamples(cats []category) int {
 // mapping names to int, float, bool or None. Keys may be bytes (Python 2
 // nodes) or str; bytes must be UTF-8. Order is kept as received.
 func fromAnswer(v any, maxKeys int) ([]category, error) {
+	cats, err := convertStats(v, maxKeys)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireTahoeCategories(cats); err != nil {
+		return nil, err
+	}
+	return cats, nil
+}
+
+// convertStats is fromAnswer without the check for "counters" and "stats".
+func convertStats(v any, maxKeys int) ([]category, error) {
 	top, ok := v.(*banana.Dict)
 	if !ok {
 		return nil, fmt.Errorf("%w: the answer is a %s, want a dict of dicts", errMalformed, pyType(v))
@@ -88,9 +97,6 @@ func fromAnswer(v any, maxKeys int) ([]category, error) {
 		}
 		catIndex[cname] = len(cats)
 		cats = append(cats, c)
-	}
-	if err := requireTahoeCategories(cats); err != nil {
-		return nil, err
 	}
 	return cats, nil
 }
@@ -209,147 +215,4 @@ func truncate(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
-}
-
-// decodeStatsJSON reads a JSON object of objects of number-or-null (Tahoe's
-// /statistics?t=json body, or the "stats" member of a stats.json entry) from
-// dec, whose next token must be '{'. dec must have UseNumber set. Order is
-// kept; a repeated key keeps its first position and its last value, as a
-// Python dict would.
-func decodeStatsJSON(dec *json.Decoder, maxKeys int) ([]category, error) {
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, err
-	}
-	var cats []category
-	catIndex := make(map[string]int)
-	total := 0
-	for dec.More() {
-		cname, err := readKey(dec)
-		if err != nil {
-			return nil, err
-		}
-		if err := expectDelim(dec, '{'); err != nil {
-			return nil, fmt.Errorf("category %s: %w", quote(cname), err)
-		}
-		ci, ok := catIndex[cname]
-		if !ok {
-			ci = len(cats)
-			catIndex[cname] = ci
-			cats = append(cats, category{name: cname})
-		}
-		index := make(map[string]int)
-		for i, s := range cats[ci].samples {
-			index[s.name] = i
-		}
-		for dec.More() {
-			name, err := readKey(dec)
-			if err != nil {
-				return nil, fmt.Errorf("category %s: %w", quote(cname), err)
-			}
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, fmt.Errorf("%s.%s: %w", quote(cname), quote(name), err)
-			}
-			text, f, err := jsonNumber(tok)
-			if err != nil {
-				return nil, fmt.Errorf("%s.%s: %w", quote(cname), quote(name), err)
-			}
-			s := sample{name: name, text: text, f: f}
-			if i, ok := index[name]; ok {
-				cats[ci].samples[i] = s
-				continue
-			}
-			total++
-			if total > maxKeys {
-				return nil, fmt.Errorf("more than %d values", maxKeys)
-			}
-			index[name] = len(cats[ci].samples)
-			cats[ci].samples = append(cats[ci].samples, s)
-		}
-		if err := expectDelim(dec, '}'); err != nil {
-			return nil, err
-		}
-	}
-	if err := expectDelim(dec, '}'); err != nil {
-		return nil, err
-	}
-	return cats, nil
-}
-
-// jsonNumber converts a JSON scalar token into a stats value. Integers keep
-// their digits; other numbers are rewritten as Python's repr would.
-func jsonNumber(tok json.Token) (text string, f float64, err error) {
-	switch t := tok.(type) {
-	case nil:
-		return "null", math.NaN(), nil
-	case bool:
-		return numberValue(t)
-	case json.Number:
-		s := string(t)
-		if !strings.ContainsAny(s, ".eE") {
-			if i, ok := new(big.Int).SetString(s, 10); ok {
-				return numberValue(i)
-			}
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return "", 0, fmt.Errorf("number %s: %w", quote(s), err)
-		}
-		return numberValue(f)
-	case string:
-		return "", 0, fmt.Errorf("value is a string %s, want a number or null", quote(t))
-	case json.Delim:
-		if t == '[' {
-			return "", 0, errors.New("value is an array, want a number or null")
-		}
-		return "", 0, errors.New("value is an object, want a number or null")
-	}
-	return "", 0, fmt.Errorf("unexpected JSON token %v", tok)
-}
-
-func readKey(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", err
-	}
-	k, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("expected an object key, got %v", tok)
-	}
-	return k, nil
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("expected %q: %w", want, io.ErrUnexpectedEOF)
-		}
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("expected %q, got %v", want, tok)
-	}
-	return nil
-}
-
-// skipValue consumes one JSON value of any shape.
-func skipValue(dec *json.Decoder) error {
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		}
-		if depth == 0 {
-			return nil
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 )
 
 // Polling today's Tahoe nodes over HTTP.
@@ -239,17 +240,9 @@ func (s *Service) fetchWeb(ctx context.Context, n webNode) ([]category, error) {
 	if int64(len(body)) > s.maxBody {
 		return nil, fmt.Errorf("body larger than %d bytes", s.maxBody)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	cats, err := decodeStatsJSON(dec, s.maxKeys)
+	v, err := pyjson.Unmarshal(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errMalformed, err)
+		return nil, fmt.Errorf("%w: not JSON: %w", errMalformed, err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: data after the JSON object", errMalformed)
-	}
-	if err := requireTahoeCategories(cats); err != nil {
-		return nil, err
-	}
-	return cats, nil
+	return fromAnswer(v, s.maxKeys)
 }
