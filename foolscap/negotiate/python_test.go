@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,7 @@ func TestConnectToPython(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			conn, hint := dialFURL(t, ctx, py.FURL)
-			rec := newRecorder(conn)
+			rec := newRecorder(conn, true)
 			res, err := Connect(ctx, rec, ConnectConfig{
 				Local:       Local{Identity: id, Incarnation: mustIncarnation(t), Arbiter: NewMemoryArbiter()},
 				TargetTubID: pyTubID,
@@ -101,8 +102,9 @@ func TestConnectToPython(t *testing.T) {
 			if strings.Contains(py.output(), "negotiationFailed") {
 				t.Errorf("python logged a failed negotiation:\n%s", py.output())
 			}
-			saveTranscript(t, "connect-"+strings.ReplaceAll(tt.name, " ", "-"), rec, transcriptMeta{
-				GoRole: "client", GoTubID: id.TubID(), PyTubID: pyTubID, Host: hint.HostHeader(),
+			saveTranscript(t, "connect-"+strings.ReplaceAll(tt.name, " ", "-"), rec.snapshot(), transcriptMeta{
+				Client: "go", Server: "python", ClientTubID: id.TubID(), ServerTubID: pyTubID,
+				Host: hint.HostHeader(), Recorder: "TestConnectToPython",
 			})
 		})
 	}
@@ -130,7 +132,7 @@ func TestAcceptFromPython(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec := newRecorder(conn)
+			rec := newRecorder(conn, false)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			local := Local{Identity: id, Incarnation: mustIncarnation(t), Arbiter: NewMemoryArbiter()}
@@ -154,8 +156,9 @@ func TestAcceptFromPython(t *testing.T) {
 			if strings.Contains(py.output(), "negotiationFailed") {
 				t.Errorf("python logged a failed negotiation:\n%s", py.output())
 			}
-			saveTranscript(t, "accept-"+strings.ReplaceAll(tt.name, " ", "-"), rec, transcriptMeta{
-				GoRole: "server", GoTubID: id.TubID(), PyTubID: pyTubID2, Host: "127.0.0.1",
+			saveTranscript(t, "accept-"+strings.ReplaceAll(tt.name, " ", "-"), rec.snapshot(), transcriptMeta{
+				Client: "python", Server: "go", ClientTubID: pyTubID2, ServerTubID: id.TubID(),
+				Host: "127.0.0.1", Recorder: "TestAcceptFromPython",
 			})
 		})
 	}
@@ -375,4 +378,47 @@ print((b"".join(out) + tokens.ERROR).hex())
 	if got != want {
 		t.Errorf("python says %q, we have %q", got, want)
 	}
+}
+
+// TestPythonToPythonTranscript records two python-foolscap Tubs
+// negotiating with each other (testdata/pyrecord.py instruments the server
+// side) and replays the recording against our parsers and generators; under
+// -update it is saved as the python-to-python transcript.
+func TestPythonToPythonTranscript(t *testing.T) {
+	requirePythonFoolscap(t)
+	out := runPython(t, "testdata/pyrecord.py")
+	var flows []flow
+	var meta struct {
+		ClientTubID string `json:"client_tubid"`
+		ServerTubID string `json:"server_tubid"`
+		Host        string `json:"host"`
+	}
+	for _, line := range strings.Split(out, "\n") {
+		var ev struct {
+			FromClient *bool  `json:"from_client"`
+			TLS        bool   `json:"tls"`
+			Hex        string `json:"hex"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("pyrecord wrote %q: %v", line, err)
+		}
+		if ev.FromClient == nil {
+			if err := json.Unmarshal([]byte(line), &meta); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		b, err := hex.DecodeString(ev.Hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows = appendFlow(flows, *ev.FromClient, ev.TLS, b)
+	}
+	m := transcriptMeta{Client: "python", Server: "python", ClientTubID: meta.ClientTubID,
+		ServerTubID: meta.ServerTubID, Host: meta.Host, Recorder: "TestPythonToPythonTranscript"}
+	replay(t, &transcript{
+		meta:  map[string]string{"client-tubid": m.ClientTubID, "server-tubid": m.ServerTubID, "host": m.Host},
+		flows: flows,
+	})
+	saveTranscript(t, "python-to-python", flows, m)
 }

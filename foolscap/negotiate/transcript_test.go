@@ -21,31 +21,40 @@ const transcriptDir = "testdata/transcripts/foolscap-21.7"
 
 // flow is a run of bytes in one direction.
 type flow struct {
-	out bool   // written by the Go side
-	tls bool   // inside TLS (plaintext seen through the TLS connection)
-	b   []byte // the bytes
+	fromClient bool   // sent by the TCP client
+	tls        bool   // inside TLS (plaintext seen through the TLS connection)
+	b          []byte // the bytes
 }
 
 // recorder records a negotiation as flows: the plaintext GET/101 exchange
 // from the raw connection, then (through inner) what passes inside TLS.
 type recorder struct {
 	net.Conn
+	goClient     bool // the recorded Go side is the TCP client
 	mu           sync.Mutex
 	flows        []flow
 	rawR, rawW   []byte // plaintext seen so far per direction
 	rawRd, rawWd bool   // that direction's plaintext block is complete
 }
 
-func newRecorder(c net.Conn) *recorder { return &recorder{Conn: c} }
+func newRecorder(c net.Conn, goClient bool) *recorder { return &recorder{Conn: c, goClient: goClient} }
 
+// add records b, written by the Go side if out.
 func (r *recorder) add(out, tls bool, b []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if n := len(r.flows); n > 0 && r.flows[n-1].out == out && r.flows[n-1].tls == tls {
-		r.flows[n-1].b = append(r.flows[n-1].b, b...)
-		return
+	r.flows = appendFlow(r.flows, out == r.goClient, tls, b)
+}
+
+func appendFlow(flows []flow, fromClient, tls bool, b []byte) []flow {
+	if len(b) == 0 {
+		return flows
 	}
-	r.flows = append(r.flows, flow{out: out, tls: tls, b: bytes.Clone(b)})
+	if n := len(flows); n > 0 && flows[n-1].fromClient == fromClient && flows[n-1].tls == tls {
+		flows[n-1].b = append(flows[n-1].b, b...)
+		return flows
+	}
+	return append(flows, flow{fromClient: fromClient, tls: tls, b: bytes.Clone(b)})
 }
 
 // plain records raw bytes until that direction's plaintext block ends.
@@ -100,27 +109,29 @@ func (t *tlsRecorder) Write(p []byte) (int, error) {
 }
 
 type transcriptMeta struct {
-	GoRole, GoTubID, PyTubID, Host string
+	Client, Server           string // "go" or "python"
+	ClientTubID, ServerTubID string
+	Host                     string
+	Recorder                 string // the test that recorded it
 }
 
-// saveTranscript writes the recording under -update.
-func saveTranscript(t *testing.T, name string, r *recorder, m transcriptMeta) {
+// saveTranscript writes a recording under -update.
+func saveTranscript(t *testing.T, name string, flows []flow, m transcriptMeta) {
 	t.Helper()
 	if !*update {
 		return
 	}
 	version := runPython(t, "-c", "import foolscap; print(foolscap.__version__)")
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# Foolscap negotiation between this package and a real python-foolscap Tub,\n")
-	fmt.Fprintf(&b, "# recorded on 127.0.0.1 by TestConnectToPython/TestAcceptFromPython -update.\n")
-	fmt.Fprintf(&b, "# TLS flows show the plaintext inside TLS; trailing bytes after the last block are Banana.\n")
+	fmt.Fprintf(&b, "# Foolscap negotiation (%s client, %s server) on 127.0.0.1, recorded by\n", m.Client, m.Server)
+	fmt.Fprintf(&b, "# %s -update. TLS flows show the plaintext inside TLS;\n", m.Recorder)
+	fmt.Fprintf(&b, "# bytes after the last block of a direction are already Banana.\n")
 	fmt.Fprintf(&b, "peer: python-foolscap %s\n", version)
-	fmt.Fprintf(&b, "go-role: %s\ngo-tubid: %s\npython-tubid: %s\nhost: %s\n", m.GoRole, m.GoTubID, m.PyTubID, m.Host)
-	r.mu.Lock()
-	for i, f := range r.flows {
-		dir := "python -> go"
-		if f.out {
-			dir = "go -> python"
+	fmt.Fprintf(&b, "client: %s\nserver: %s\nclient-tubid: %s\nserver-tubid: %s\nhost: %s\n", m.Client, m.Server, m.ClientTubID, m.ServerTubID, m.Host)
+	for i, f := range flows {
+		dir := "server -> client"
+		if f.fromClient {
+			dir = "client -> server"
 		}
 		layer := "plaintext"
 		if f.tls {
@@ -129,7 +140,6 @@ func saveTranscript(t *testing.T, name string, r *recorder, m transcriptMeta) {
 		fmt.Fprintf(&b, ">>> Flow %d (%s, %s)\n", i+1, dir, layer)
 		b.WriteString(hex.Dump(f.b))
 	}
-	r.mu.Unlock()
 	if err := os.MkdirAll(transcriptDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +148,13 @@ func saveTranscript(t *testing.T, name string, r *recorder, m transcriptMeta) {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %s", path)
+}
+
+// snapshot returns the flows recorded so far.
+func (r *recorder) snapshot() []flow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]flow(nil), r.flows...)
 }
 
 type transcript struct {
@@ -154,7 +171,7 @@ func parseTranscript(data []byte) (*transcript, error) {
 		switch {
 		case strings.HasPrefix(line, "#"), line == "":
 		case strings.HasPrefix(line, ">>> Flow "):
-			tr.flows = append(tr.flows, flow{out: strings.Contains(line, "go -> python"), tls: strings.Contains(line, ", tls)")})
+			tr.flows = append(tr.flows, flow{fromClient: strings.Contains(line, "(client -> server"), tls: strings.Contains(line, ", tls)")})
 			cur = &tr.flows[len(tr.flows)-1]
 		case cur == nil:
 			k, v, ok := strings.Cut(line, ": ")
@@ -186,9 +203,9 @@ func parseTranscript(data []byte) (*transcript, error) {
 func TestReplayTranscripts(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(transcriptDir, "*.txt"))
 	sort.Strings(files)
-	for _, want := range []string{"accept-go-master", "accept-go-slave", "connect-go-master", "connect-go-slave"} {
+	for _, want := range []string{"accept-go-master", "accept-go-slave", "connect-go-master", "connect-go-slave", "python-to-python"} {
 		if _, err := os.Stat(filepath.Join(transcriptDir, want+".txt")); err != nil {
-			t.Errorf("transcript %s.txt is missing (record it with go test -run 'ToPython|FromPython' -update)", want)
+			t.Errorf("transcript %s.txt is missing (record it with go test -run 'ToPython|FromPython|PythonToPython' -update)", want)
 		}
 	}
 	for _, file := range files {
@@ -210,19 +227,18 @@ func TestReplayTranscripts(t *testing.T) {
 }
 
 func replay(t *testing.T, tr *transcript) {
-	goClient := tr.meta["go-role"] == "client"
-	goTub, pyTub := tr.meta["go-tubid"], tr.meta["python-tubid"]
-	serverTub := goTub
-	if goClient {
-		serverTub = pyTub
+	t.Helper()
+	clientTub, serverTub := tr.meta["client-tubid"], tr.meta["server-tubid"]
+	if len(clientTub) != 32 || len(serverTub) != 32 {
+		t.Fatalf("transcript lacks client-tubid/server-tubid")
 	}
 	if len(tr.flows) < 4 {
 		t.Fatalf("only %d flows", len(tr.flows))
 	}
 	// Plaintext: the GET from the TCP client, the 101 from the server.
 	get, resp := tr.flows[0], tr.flows[1]
-	if get.tls || resp.tls || get.out != goClient || resp.out == goClient {
-		t.Fatalf("first flows are not the GET and 101 in the right directions")
+	if get.tls || resp.tls || !get.fromClient || resp.fromClient {
+		t.Fatalf("first flows are not the GET and the 101")
 	}
 	if want := clientRequest(serverTub, tr.meta["host"]); !bytes.Equal(get.b, want) {
 		t.Errorf("GET\n got %q\nwant %q", get.b, want)
@@ -237,18 +253,18 @@ func replay(t *testing.T, tr *transcript) {
 		t.Errorf("parseResponse: %v", f)
 	}
 	// Inside TLS: each side's hello, then the master's decision.
-	var fromGo, fromPy []byte
+	var fromClient, fromServer []byte
 	for _, f := range tr.flows[2:] {
 		if !f.tls {
 			t.Fatalf("plaintext flow after TLS started")
 		}
-		if f.out {
-			fromGo = append(fromGo, f.b...)
+		if f.fromClient {
+			fromClient = append(fromClient, f.b...)
 		} else {
-			fromPy = append(fromPy, f.b...)
+			fromServer = append(fromServer, f.b...)
 		}
 	}
-	goMaster := goTub > pyTub
+	clientMaster := clientTub > serverTub
 	check := func(who string, stream []byte, tubid string, master, tcpClient bool) {
 		br := newBlockReader(bytes.NewReader(stream), nil)
 		blk, err := br.readBlock()
@@ -298,6 +314,6 @@ func replay(t *testing.T, tr *transcript) {
 			t.Errorf("%s decision %+v", who, dr)
 		}
 	}
-	check("go", fromGo, goTub, goMaster, goClient)
-	check("python", fromPy, pyTub, !goMaster, !goClient)
+	check("client", fromClient, clientTub, clientMaster, true)
+	check("server", fromServer, serverTub, !clientMaster, false)
 }
