@@ -4,21 +4,20 @@ import (
 	"fmt"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/gatherer/flog"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 )
 
-// flogMagic is the first line of every flogfile (gatherers.md §4.1).
-const flogMagic = "# foolscap flogfile v1\n"
-
 // PyFlog is the default Flog: Python-exact JSON lines from
-// gatherer/flog/pyjson.
+// gatherer/flog/pyjson, each encoded completely before it is written (so an
+// event that cannot be encoded leaves no partial line, as in Python).
 type PyFlog struct{}
 
 var _ Flog = PyFlog{}
 
 // Preamble implements Flog.
 func (PyFlog) Preamble(header any) ([]byte, error) {
-	b, err := pyjson.Append([]byte(flogMagic), banana.NewDict("header", header))
+	b, err := pyjson.Append([]byte(flog.Magic), banana.NewDict("header", header))
 	if err != nil {
 		return nil, fmt.Errorf("encode header: %w", err)
 	}
