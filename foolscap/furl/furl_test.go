@@ -157,3 +157,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDialAddress(t *testing.T) {
+	tests := []struct {
+		hint, want, host string
+		wantErr          error
+	}{
+		{hint: "tcp:127.0.0.1:39783", want: "127.0.0.1:39783", host: "127.0.0.1"},
+		{hint: "tcp:[::1]:80", want: "[::1]:80", host: "::1"},
+		{hint: "tcp:[fe80::1%en0]:80", want: "[fe80::1%en0]:80", host: "fe80::1%en0"},
+		{hint: "example.org:0080", want: "example.org:80", host: "example.org"},
+		{hint: "tor:abc.onion:80", wantErr: ErrNotDialable, host: "abc.onion"},
+		{hint: "i2p:abc.b32.i2p", wantErr: ErrNotDialable, host: "abc.b32.i2p"},
+		{hint: "unix:/x", wantErr: ErrUnknownHintType},
+		{hint: "tcp:h", wantErr: ErrBadTCPHint},
+	}
+	for _, tt := range tests {
+		t.Run(tt.hint, func(t *testing.T) {
+			h, _ := ParseHint(tt.hint)
+			got, err := h.DialAddress()
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("DialAddress = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+			}
+			if h.HostHeader() != tt.host {
+				t.Errorf("HostHeader = %q, want %q", h.HostHeader(), tt.host)
+			}
+		})
+	}
+}

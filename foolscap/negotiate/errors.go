@@ -47,7 +47,8 @@ type Error struct {
 	Sent string
 	// Detail explains the failure to an operator.
 	Detail string
-	// Err is one of the sentinels, possibly wrapping a cause.
+	// Err is one of the sentinels (possibly wrapping a cause), or the
+	// underlying I/O error when the connection itself failed.
 	Err error
 }
 

@@ -55,7 +55,9 @@ type Identity struct {
 }
 
 // NewIdentity makes a fresh identity exactly as python-foolscap does, with
-// randomness from rand and validity starting at now.
+// validity starting at now. rand is passed to crypto/rsa, which since Go 1.26
+// ignores it and always uses a secure source (tests wanting determinism use
+// testing/cryptotest.SetGlobalRandom).
 func NewIdentity(rand io.Reader, now time.Time) (*Identity, error) {
 	key, err := rsa.GenerateKey(rand, rsaBits)
 	if err != nil {
