@@ -3,7 +3,7 @@
 usage: /usr/bin/python3 pyprobe.py [--timeout SECONDS] FURL
 
 Connects with an ephemeral python-foolscap Tub and resolves the FURL
-(getReference). Exits 0 and prints the remote interface name on success,
+(getReference). Exits 0 and prints the remote tubid on success,
 exits 1 with the error otherwise. The conformance suite's readiness checks run
 this in a retry loop bounded by the test's deadline.
 """
@@ -25,12 +25,15 @@ def main(argv):
     tub.startService()
 
     def ok(rref):
-        print(rref.getRemoteInterfaceName() or "(no interface name)")
+        print("connected to", rref.getRemoteTubID())
         result["rc"] = 0
-        reactor.stop()
 
     def bad(f):
         sys.stderr.write("pyprobe: %s\n" % f.getErrorMessage())
+
+    def done(_):
+        if t.active():
+            t.cancel()
         reactor.stop()
 
     def timeout():
@@ -39,8 +42,9 @@ def main(argv):
 
     t = reactor.callLater(opts.timeout, timeout)
     d = tub.getReference(opts.furl)
-    d.addCallbacks(ok, bad)
-    d.addBoth(lambda _: t.active() and t.cancel())
+    d.addCallback(ok)
+    d.addErrback(bad)
+    d.addBoth(done)
     reactor.run()
     return result["rc"]
 

@@ -1,0 +1,13 @@
+// Package conformance is the godog suite that checks a gatherer against the
+// operators' recipes (features/*.feature), run against our gatherer and
+// python-foolscap's reference gatherers, with real python-foolscap and
+// Tahoe-LAFS peers, in process or container mode.
+//
+// Layer: conformance (top of the tree; it may import anything, nothing
+// imports it). This package holds the runner (conformance_test.go: one godog
+// suite per implementation, Strict, JUnit reports in reports/) and the
+// Markdown matrix writer (report.go). Steps live in conformance/steps, peers
+// and drivers in conformance/peers. Run it with `make conformance
+// GATHERER=go|python|both MODE=container|process|auto`; `go test -short`
+// skips it.
+package conformance

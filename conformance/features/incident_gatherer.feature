@@ -1,0 +1,38 @@
+@incident
+Feature: Incident gatherer
+  An incident gatherer keeps a copy of every incident that its nodes record,
+  and files each copy under a category. The operator's recipe this checks:
+
+    flogtool create-incident-gatherer --port tcp:3118 --location tcp:HOST:3118 DIR
+    (cd DIR && twistd -y gatherer.tac)
+
+  and then each node is given the gatherer's FURL (DIR/log_gatherer.furl) as
+  its log gatherer: the log-gatherer-furl Tub option for a foolscap program,
+  log_gatherer.furl in the [node] section of tahoe.cfg for a Tahoe node.
+
+  Background:
+    Given an incident gatherer has been created and started
+
+  Scenario Outline: a node's incident is gathered
+    Given a python-foolscap <foolscap> node that offers its logs to the incident gatherer
+    And the incident gatherer has subscribed to the node's incidents
+    When the node records an incident
+    Then the incident gatherer keeps a copy of that incident under the node's tubid
+    And the incident is listed in the "unknown" classification
+
+    @foolscap-21.7
+    Examples: python-foolscap from Debian bookworm
+      | foolscap |
+      | 21.7     |
+
+    @foolscap-24.9
+    Examples: python-foolscap from Debian trixie
+      | foolscap |
+      | 24.9     |
+
+  @tahoe-1.20 @slow
+  Scenario: a Tahoe node's incident report is gathered
+    Given a Tahoe node whose log_gatherer.furl points at the incident gatherer
+    When an operator saves an incident report on the node's web page
+    Then the incident gatherer keeps a copy of that incident under the tubid of the node's log Tub
+    And the incident is listed in the "unknown" classification

@@ -1,0 +1,449 @@
+package peers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ory/dockertest/v3"
+	dc "github.com/ory/dockertest/v3/docker"
+)
+
+// Docker labels on every container and network the suite creates.
+const (
+	labelSuite = "org.gatherer.conformance"        // always "1": leftovers of any run are removed at start
+	labelRun   = "org.gatherer.conformance.run-id" // the run that created it
+)
+
+// Ports inside containers (every peer has its own address, so fixed ports).
+const (
+	containerGathererPort = 3118
+	containerNodePort     = 5000
+	containerControlPort  = 7000
+	containerTahoePort    = 3457
+	containerWebPort      = 3456
+	// containerExpire stops a container that outlives its run (a crashed
+	// test binary leaves nothing running for longer than this).
+	containerExpire = 30 * 60
+)
+
+// imageTag returns the local image of a peer flavour for the current recipe,
+// as conformance/peers/images/build.sh --print-tag computes it.
+func imageTag(ctx context.Context, repo, flavour string) (repository, tag string, err error) {
+	out, err := exec.CommandContext(ctx, filepath.Join(PeersDir(repo), "images", "build.sh"), "--print-tag", flavour).Output()
+	if err != nil {
+		return "", "", fmt.Errorf("compute the %s image tag: %w", flavour, err)
+	}
+	repository, tag, ok := strings.Cut(strings.TrimSpace(string(out)), ":")
+	if !ok {
+		return "", "", fmt.Errorf("build.sh --print-tag %s printed %q", flavour, out)
+	}
+	return repository, tag, nil
+}
+
+// ContainerModeAvailable reports why container mode cannot run here (nil if
+// it can): no Docker engine answering, or peer images missing.
+func ContainerModeAvailable(ctx context.Context, repo string) error {
+	pool, err := dockertest.NewPool("")
+	if err != nil {
+		return fmt.Errorf("no Docker client: %w", err)
+	}
+	if err := pool.Client.PingWithContext(ctx); err != nil {
+		return fmt.Errorf("the Docker engine does not answer: %w", err)
+	}
+	return checkImages(ctx, pool, repo)
+}
+
+func checkImages(ctx context.Context, pool *dockertest.Pool, repo string) error {
+	for _, flavour := range []string{"bookworm", "trixie"} {
+		r, tag, err := imageTag(ctx, repo, flavour)
+		if err != nil {
+			return err
+		}
+		if _, err := pool.Client.InspectImage(r + ":" + tag); err != nil {
+			return fmt.Errorf("peer image %s:%s is missing (build it with: make image): %w", r, tag, err)
+		}
+	}
+	return nil
+}
+
+// ContainerPool is the suite-wide part of container mode: the Docker client,
+// the checked images and the cleanup of this run's objects.
+type ContainerPool struct {
+	pool   *dockertest.Pool
+	repo   string
+	runID  string
+	images map[string]string // flavour -> repository:tag
+	mu     sync.Mutex
+	seq    int
+}
+
+// NewContainerPool connects to the Docker engine, checks the peer images and
+// removes whatever earlier runs of the suite left behind.
+func NewContainerPool(ctx context.Context, repo, runID string) (*ContainerPool, error) {
+	pool, err := dockertest.NewPool("")
+	if err != nil {
+		return nil, fmt.Errorf("connect to Docker: %w", err)
+	}
+	if err := pool.Client.PingWithContext(ctx); err != nil {
+		return nil, fmt.Errorf("the Docker engine does not answer: %w", err)
+	}
+	if err := checkImages(ctx, pool, repo); err != nil {
+		return nil, err
+	}
+	p := &ContainerPool{pool: pool, repo: repo, runID: runID, images: map[string]string{}}
+	for _, flavour := range []string{"bookworm", "trixie"} {
+		r, tag, err := imageTag(ctx, repo, flavour)
+		if err != nil {
+			return nil, err
+		}
+		p.images[flavour] = r + ":" + tag
+	}
+	if err := p.removeLabelled(ctx, labelSuite+"=1"); err != nil {
+		return nil, fmt.Errorf("remove containers left by earlier runs: %w", err)
+	}
+	return p, nil
+}
+
+// Close removes every container and network of this run.
+func (p *ContainerPool) Close(ctx context.Context) error {
+	return p.removeLabelled(ctx, labelRun+"="+p.runID)
+}
+
+func (p *ContainerPool) removeLabelled(ctx context.Context, label string) error {
+	var errs []error
+	cs, err := p.pool.Client.ListContainers(dc.ListContainersOptions{All: true, Filters: map[string][]string{"label": {label}}, Context: ctx})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		if err := p.pool.Client.RemoveContainer(dc.RemoveContainerOptions{ID: c.ID, Force: true, RemoveVolumes: true, Context: ctx}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
+		}
+	}
+	nets, err := p.pool.Client.FilteredListNetworks(dc.NetworkFilterOpts{"label": {label: true}})
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("list networks: %w", err))...)
+	}
+	for _, n := range nets {
+		if err := p.pool.Client.RemoveNetwork(n.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewDriver returns the driver of one scenario: a private network of its own.
+func (p *ContainerPool) NewDriver(opts Options) (Driver, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.seq++
+	prefix := fmt.Sprintf("%s-s%d", p.runID, p.seq)
+	p.mu.Unlock()
+	labels := map[string]string{labelSuite: "1", labelRun: p.runID}
+	network, err := p.pool.CreateNetwork(prefix, func(o *dc.CreateNetworkOptions) { o.Labels = labels })
+	if err != nil {
+		return nil, fmt.Errorf("create the scenario's Docker network: %w", err)
+	}
+	return &containerDriver{p: p, opts: opts, prefix: prefix, labels: labels, network: network}, nil
+}
+
+type containerDriver struct {
+	p         *ContainerPool
+	opts      Options
+	prefix    string
+	labels    map[string]string
+	network   *dockertest.Network
+	resources []*dockertest.Resource
+	closers   []func() error // control connections to close
+}
+
+func (d *containerDriver) Mode() string { return ModeContainer }
+
+// container is a running peer container; it implements stopper.
+type container struct {
+	d   *containerDriver
+	res *dockertest.Resource
+}
+
+func (c *container) stop(ctx context.Context) error {
+	if err := c.d.p.pool.Client.StopContainerWithContext(c.res.Container.ID, uint(stopGrace/time.Second), ctx); err != nil {
+		var notRunning *dc.ContainerNotRunning
+		if !errors.As(err, &notRunning) {
+			return fmt.Errorf("stop container %s: %w", c.res.Container.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *container) output() string {
+	var b bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.d.p.pool.Client.Logs(dc.LogsOptions{Context: ctx, Container: c.res.Container.ID,
+		OutputStream: &b, ErrorStream: &b, Stdout: true, Stderr: true})
+	if err != nil {
+		fmt.Fprintf(&b, "\n(reading the container's log failed: %v)", err)
+	}
+	return b.String()
+}
+
+func (c *container) running() bool {
+	ct, err := c.d.p.pool.Client.InspectContainer(c.res.Container.ID)
+	return err == nil && ct.State.Running
+}
+
+// exec runs argv in the container and returns its output and exit code.
+func (c *container) exec(ctx context.Context, argv ...string) (string, int, error) {
+	client := c.d.p.pool.Client
+	ex, err := client.CreateExec(dc.CreateExecOptions{Container: c.res.Container.ID, Cmd: argv,
+		AttachStdout: true, AttachStderr: true, Context: ctx})
+	if err != nil {
+		return "", -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
+	}
+	var out bytes.Buffer
+	if err := client.StartExec(ex.ID, dc.StartExecOptions{OutputStream: &out, ErrorStream: &out, Context: ctx}); err != nil {
+		return out.String(), -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
+	}
+	in, err := client.InspectExec(ex.ID)
+	if err != nil {
+		return out.String(), -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
+	}
+	return out.String(), in.ExitCode, nil
+}
+
+// run starts a container on the scenario's network with the scenario
+// directory at /scenario and the Python peers at /peers.
+func (d *containerDriver) run(name, flavour string, cmd []string) (*container, error) {
+	mounts := []string{
+		d.opts.Dir + ":/scenario",
+		PeersDir(d.opts.Repo) + ":/peers:ro",
+	}
+	if d.opts.Impl == ImplGo {
+		mounts = append(mounts, GathererBinary(d.opts.Repo)+":/usr/local/bin/gatherer:ro")
+	}
+	repository, tag, _ := strings.Cut(d.p.images[flavour], ":")
+	res, err := d.p.pool.RunWithOptions(&dockertest.RunOptions{
+		Name:       d.prefix + "-" + name,
+		Hostname:   name,
+		Repository: repository,
+		Tag:        tag,
+		Cmd:        cmd,
+		Env:        []string{"LANG=C.UTF-8", "PYTHONUNBUFFERED=1", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Mounts:     mounts,
+		Networks:   []*dockertest.Network{d.network},
+		Labels:     d.labels,
+	}, func(hc *dc.HostConfig) {
+		hc.RestartPolicy = dc.RestartPolicy{Name: "no"}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start container %s from %s: %w", name, d.p.images[flavour], err)
+	}
+	d.resources = append(d.resources, res)
+	if err := res.Expire(containerExpire); err != nil {
+		d.opts.logf("container %s: cannot set its expiry: %v", name, err)
+	}
+	return &container{d: d, res: res}, nil
+}
+
+// host is the name other containers reach a peer by (its container name).
+func (d *containerDriver) host(name string) string { return d.prefix + "-" + name }
+
+func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
+	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	inside := "/scenario/" + spec.Name
+	args, err := createArgs(spec, fmt.Sprintf("tcp:%d", containerGathererPort),
+		fmt.Sprintf("tcp:%s:%d", d.host(spec.Name), containerGathererPort), inside)
+	if err != nil {
+		return nil, err
+	}
+	create, runCmd := "flogtool", "cd "+inside+" && exec twistd3 -n --logfile=twistd.log --pidfile=twistd.pid -y gatherer.tac"
+	if d.opts.Impl == ImplGo {
+		create, runCmd = "gatherer", "exec gatherer run "+inside
+	}
+	// Create once; a restarted container only runs the gatherer again.
+	script := fmt.Sprintf("[ -f %s/port ] || %s %s || exit 1; %s", inside, create, shellJoin(args), runCmd)
+	c, err := d.run(spec.Name, "bookworm", []string{"sh", "-c", script})
+	if err != nil {
+		return nil, err
+	}
+	g.proc = c
+	if err := d.waitGatherer(ctx, g, c); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (d *containerDriver) waitGatherer(ctx context.Context, g *Gatherer, c *container) error {
+	furlFile := filepath.Join(g.Dir, "log_gatherer.furl")
+	err := WaitFor(ctx, "the gatherer's FURL to answer a Foolscap connection", func(ctx context.Context) (bool, error) {
+		if !c.running() {
+			return false, fmt.Errorf("the gatherer's container stopped; its log:\n%s", c.output())
+		}
+		furl, err := readFURLFile(furlFile)
+		if err != nil || furl == "" {
+			return false, err
+		}
+		out, code, err := c.exec(ctx, "python3", "/peers/pyprobe.py", "--timeout", "5", furl)
+		if err != nil || code != 0 {
+			return false, fmt.Errorf("pyprobe: exit %d, %v: %s", code, err, out)
+		}
+		g.FURL = furl
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("start the %s gatherer in a container: %w", d.opts.Impl, err)
+	}
+	return nil
+}
+
+func (d *containerDriver) RestartGatherer(ctx context.Context, g *Gatherer) error {
+	c, ok := g.proc.(*container)
+	if !ok {
+		return fmt.Errorf("gatherer %s was not started by the container driver", g.Name)
+	}
+	if err := c.stop(ctx); err != nil {
+		return err
+	}
+	if err := d.p.pool.Client.StartContainerWithContext(c.res.Container.ID, nil, ctx); err != nil {
+		return fmt.Errorf("start gatherer %s again: %w", g.Name, err)
+	}
+	return d.waitGatherer(ctx, g, c)
+}
+
+func flavourOf(foolscap string) (string, error) {
+	switch foolscap {
+	case "", Foolscap217:
+		return "bookworm", nil
+	case Foolscap249:
+		return "trixie", nil
+	}
+	return "", fmt.Errorf("no python-foolscap %q peer (have %s and %s)", foolscap, Foolscap217, Foolscap249)
+}
+
+func (d *containerDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
+	flavour, err := flavourOf(spec.Foolscap)
+	if err != nil {
+		return nil, err
+	}
+	cmd := []string{"python3", "/peers/pynode.py", "--nodedir", "/scenario/" + spec.Name,
+		"--port", strconv.Itoa(containerNodePort), "--listen-interface", "0.0.0.0",
+		"--location-host", d.host(spec.Name),
+		"--control", fmt.Sprintf("tcp:%d", containerControlPort), "--allow-stdin-close"}
+	for _, f := range spec.Gatherers {
+		cmd = append(cmd, "--gatherer", f)
+	}
+	if spec.Ephemeral {
+		cmd = append(cmd, "--ephemeral")
+	}
+	if spec.TrailingDelay > 0 {
+		cmd = append(cmd, "--trailing-delay", strconv.FormatFloat(spec.TrailingDelay, 'g', -1, 64))
+	}
+	c, err := d.run(spec.Name, flavour, cmd)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Name: spec.Name, Dir: filepath.Join(d.opts.Dir, spec.Name), proc: c}
+	addr := net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerControlPort))
+	err = WaitFor(ctx, "node "+spec.Name+" to answer on its control port "+addr, func(ctx context.Context) (bool, error) {
+		if !c.running() {
+			return false, fmt.Errorf("the node's container stopped; its log:\n%s", c.output())
+		}
+		var dialer net.Dialer
+		conn, err := dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, err
+		}
+		ctl := newControl(conn, conn, &lockedBuffer{})
+		info, err := ctl.command(ctx, "info")
+		if err != nil {
+			conn.Close()
+			return false, err // not located yet: the node answers with an error
+		}
+		n.ctl = ctl
+		n.TubID, _ = info["tubid"].(string)
+		n.LogPort, _ = info["logport"].(string)
+		d.closers = append(d.closers, conn.Close)
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start node %s: %w", spec.Name, err)
+	}
+	return n, nil
+}
+
+func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error) {
+	inside := "/scenario/" + spec.Name
+	create, err := d.run(spec.Name+"-create", "trixie", []string{"tahoe", "create-node",
+		fmt.Sprintf("--port=tcp:%d", containerTahoePort),
+		fmt.Sprintf("--location=tcp:%s:%d", d.host(spec.Name), containerTahoePort),
+		fmt.Sprintf("--webport=tcp:%d:interface=0.0.0.0", containerWebPort),
+		"--nickname=" + spec.Name, inside})
+	if err != nil {
+		return nil, err
+	}
+	code, err := d.p.pool.Client.WaitContainerWithContext(create.res.Container.ID, ctx)
+	if err != nil || code != 0 {
+		return nil, fmt.Errorf("tahoe create-node %s: exit %d, %v\n%s", spec.Name, code, err, create.output())
+	}
+	t := &Tahoe{Name: spec.Name, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	if spec.LogGatherer != "" {
+		if err := setLogGatherer(filepath.Join(t.Dir, "tahoe.cfg"), spec.LogGatherer); err != nil {
+			return nil, err
+		}
+	}
+	c, err := d.run(spec.Name, "trixie", []string{"tahoe", "run", "--allow-stdin-close", inside})
+	if err != nil {
+		return nil, err
+	}
+	t.proc = c
+	t.WebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerWebPort)))
+	t.reportIncident = func(ctx context.Context, details string) (string, error) {
+		out, code, err := c.exec(ctx, "curl", "--silent", "--show-error", "--fail",
+			"--data-urlencode", "details="+details, fmt.Sprintf("http://127.0.0.1:%d/report_incident", containerWebPort))
+		if err != nil || code != 0 {
+			return out, fmt.Errorf("curl report_incident in the node's container: exit %d, %v: %s", code, err, out)
+		}
+		return out, nil
+	}
+	if err := waitTahoe(ctx, t, func() bool { return !c.running() }, c.output); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (d *containerDriver) Close(ctx context.Context) error {
+	var errs []error
+	for _, f := range d.closers {
+		_ = f()
+	}
+	for i := len(d.resources) - 1; i >= 0; i-- {
+		if err := d.p.pool.Client.RemoveContainer(dc.RemoveContainerOptions{ID: d.resources[i].Container.ID,
+			Force: true, RemoveVolumes: true, Context: ctx}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", d.resources[i].Container.Name, err))
+		}
+	}
+	if err := d.p.pool.Client.RemoveNetwork(d.network.Network.ID); err != nil {
+		errs = append(errs, fmt.Errorf("remove network %s: %w", d.network.Network.Name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// shellJoin quotes args for sh -c.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
+}

@@ -1,0 +1,24 @@
+// Package peers starts the programs a conformance scenario needs (a gatherer,
+// python-foolscap nodes, real Tahoe-LAFS nodes) and talks to them.
+//
+// Layer: conformance (top; may import anything, nothing imports it but the
+// suite). It owns the peer processes and containers of one scenario and the
+// Python peers next to it (pynode.py, pystats.py, pyprobe.py, peerctl.py,
+// reference_gatherer.sh) and the image recipe in images/.
+//
+// A [Driver] has two implementations, chosen by the suite, never by a step:
+// process mode (local processes on 127.0.0.1; python-foolscap 21.7 from the
+// host's /usr/bin/python3, python-foolscap 24.9 and Tahoe-LAFS 1.20 in a chroot
+// of the trixie root filesystem) and container mode (dockertest: one container
+// per peer on a private Docker network, reached by host name).
+//
+// The gatherer under test is either python-foolscap's (flogtool create-* and
+// twistd3 -n -y gatherer.tac) or ours (bin/gatherer create-* and
+// bin/gatherer run DIR), created and run with the same arguments.
+//
+// Readiness is always a real condition checked under the caller's deadline: a
+// gatherer is ready when its FURL answers a Foolscap connection (pyprobe.py),
+// a node when it announces its location, a Tahoe node when its web page
+// answers and its logport FURL exists. Behaviour follows
+// shared/foolscap/gatherers.md and shared/tahoe-in-debian.md.
+package peers

@@ -1,0 +1,239 @@
+package peers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Modes a Driver runs peers in.
+const (
+	ModeProcess   = "process"   // local processes on 127.0.0.1; Tahoe in a chroot
+	ModeContainer = "container" // one container per peer on a private Docker network
+)
+
+// Gatherer implementations a scenario can run against.
+const (
+	ImplPython = "python" // python-foolscap's flogtool + twistd3 (the reference)
+	ImplGo     = "go"     // our bin/gatherer
+)
+
+// Foolscap releases a python-foolscap peer can run with.
+const (
+	Foolscap217 = "21.7" // Debian bookworm: the host's /usr/bin/python3, or the bookworm image
+	Foolscap249 = "24.9" // Debian trixie: the trixie chroot or image (Tahoe's foolscap)
+)
+
+// Gatherer kinds, named as flogtool names its creation commands.
+const (
+	KindIncident = "incident" // create-incident-gatherer
+	KindLog      = "log"      // create-gatherer
+)
+
+// Driver starts the peers of one scenario. A Driver belongs to one scenario and
+// is not safe for concurrent use; Close stops every peer it started.
+type Driver interface {
+	Mode() string
+	// StartGatherer creates a gatherer directory with the implementation's
+	// create command, runs it, and returns once its FURL answers a real
+	// Foolscap connection.
+	StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error)
+	// RestartGatherer stops g and runs it again from the same directory.
+	RestartGatherer(ctx context.Context, g *Gatherer) error
+	// StartNode runs pynode.py; it returns once the node has its location
+	// (so it has started connecting to its gatherers).
+	StartNode(ctx context.Context, spec NodeSpec) (*Node, error)
+	// StartTahoe creates and runs a real Tahoe-LAFS node; it returns once its
+	// web port answers and its logport FURL is written.
+	StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error)
+	// Close stops every peer and removes what the driver created outside
+	// the scenario directory (containers, networks, chroot directories).
+	Close(ctx context.Context) error
+}
+
+// Options configure a Driver.
+type Options struct {
+	// Impl is the gatherer implementation (ImplPython or ImplGo).
+	Impl string
+	// Repo is the repository root: conformance/peers holds the Python peers,
+	// bin/gatherer our binary, build/rootfs the peer root filesystems.
+	Repo string
+	// Dir is the scenario's working directory on the host (peer directories
+	// live below it; the driver creates it if missing).
+	Dir string
+	// RunID labels Docker objects so that they can be cleaned up.
+	RunID string
+	// Logf, if set, receives progress lines (nil: silent).
+	Logf func(format string, args ...any)
+}
+
+func (o Options) logf(format string, args ...any) {
+	if o.Logf != nil {
+		o.Logf(format, args...)
+	}
+}
+
+func (o Options) check() error {
+	if o.Impl != ImplPython && o.Impl != ImplGo {
+		return fmt.Errorf("unknown gatherer implementation %q (want %q or %q)", o.Impl, ImplPython, ImplGo)
+	}
+	if o.Repo == "" || o.Dir == "" {
+		return fmt.Errorf("driver options need both Repo and Dir")
+	}
+	return os.MkdirAll(o.Dir, 0o755)
+}
+
+// GathererSpec describes a gatherer to create.
+type GathererSpec struct {
+	Name string // peer name, unique in the scenario (directory and host name)
+	Kind string // KindIncident or KindLog
+	// Extra arguments for the create command (e.g. "--bzip", "--rotate", "20").
+	CreateArgs []string
+}
+
+// NodeSpec describes a pynode.py node.
+type NodeSpec struct {
+	Name      string
+	Foolscap  string   // Foolscap217 (default) or Foolscap249
+	Gatherers []string // log-gatherer-furl values
+	Ephemeral bool     // fresh Tub key per start, like Tahoe's log Tub
+	// TrailingDelay is the incident trailing window in seconds (0: foolscap's 5).
+	TrailingDelay float64
+}
+
+// TahoeSpec describes a Tahoe-LAFS 1.20 node.
+type TahoeSpec struct {
+	Name string
+	// LogGatherer, if set, becomes log_gatherer.furl in [node] of tahoe.cfg.
+	LogGatherer string
+}
+
+// Gatherer is a running (or stopped) gatherer.
+type Gatherer struct {
+	Name string
+	Kind string
+	Dir  string // the gatherer's base directory on the host
+	FURL string // as the gatherer wrote it in log_gatherer.furl
+	proc stopper
+}
+
+// Node is a running pynode.py.
+type Node struct {
+	Name    string
+	Dir     string // NODEDIR on the host
+	TubID   string
+	LogPort string
+	ctl     *control
+	proc    stopper
+}
+
+// Command sends one control command to the node and returns its answer.
+func (n *Node) Command(ctx context.Context, line string) (map[string]any, error) {
+	return n.ctl.command(ctx, line)
+}
+
+// Output is what the node printed (announcements, answers, stderr).
+func (n *Node) Output() string { return n.ctl.output() }
+
+// Tahoe is a running Tahoe-LAFS node.
+type Tahoe struct {
+	Name    string
+	Dir     string // the node directory on the host
+	WebURL  string // reachable from the test process
+	LogPort string // contents of private/logport.furl
+	// reportIncident runs `curl` where the node runs (host or container).
+	reportIncident func(ctx context.Context, details string) (string, error)
+	proc           stopper
+}
+
+// ReportIncident saves an incident report through the node's web page
+// (POST /report_incident with the form field "details", as the welcome page
+// does), using curl where the node runs. It returns curl's output.
+func (t *Tahoe) ReportIncident(ctx context.Context, details string) (string, error) {
+	return t.reportIncident(ctx, details)
+}
+
+// LogTubID is the tubid of the node's log Tub (the one gatherers see): the
+// tubid of private/logport.furl.
+func (t *Tahoe) LogTubID() string { return furlTubID(t.LogPort) }
+
+// stopper stops a peer and reports what it printed.
+type stopper interface {
+	stop(ctx context.Context) error
+	output() string
+}
+
+// Output is what the gatherer's process printed (its files are in Dir).
+func (g *Gatherer) Output() string { return outputOf(g.proc) }
+
+// Output is what the Tahoe node printed.
+func (t *Tahoe) Output() string { return outputOf(t.proc) }
+
+func outputOf(s stopper) string {
+	if s == nil {
+		return ""
+	}
+	return s.output()
+}
+
+// furlTubID returns the tubid of a pb:// FURL ("" if it has none). The
+// conformance suite needs only this much of a FURL; foolscap/furl parses
+// them for real.
+func furlTubID(furl string) string {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(furl), "pb://")
+	if !ok {
+		return ""
+	}
+	tubid, _, ok := strings.Cut(rest, "@")
+	if !ok {
+		return ""
+	}
+	return tubid
+}
+
+// readFURLFile returns the first line of a FURL file, or "" while it does not
+// exist or is still empty.
+func readFURLFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read FURL file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSpace(line), nil
+}
+
+// PeersDir is the directory of the Python peers within the repository.
+func PeersDir(repo string) string { return filepath.Join(repo, "conformance", "peers") }
+
+// GathererBinary is where `make build` puts our gatherer.
+func GathererBinary(repo string) string { return filepath.Join(repo, "bin", "gatherer") }
+
+// RootFS is the root filesystem of a peer image flavour ("bookworm", "trixie").
+func RootFS(repo, flavour string) string {
+	if d := os.Getenv("ROOTFS_DIR"); d != "" {
+		return filepath.Join(d, flavour)
+	}
+	return filepath.Join(repo, "build", "rootfs", flavour)
+}
+
+// createArgs is the create command line of a gatherer implementation, without
+// the program name, as flogtool takes it.
+func createArgs(spec GathererSpec, port, location, dir string) ([]string, error) {
+	var sub string
+	switch spec.Kind {
+	case KindIncident:
+		sub = "create-incident-gatherer"
+	case KindLog:
+		sub = "create-gatherer"
+	default:
+		return nil, fmt.Errorf("unknown gatherer kind %q (want %q or %q)", spec.Kind, KindIncident, KindLog)
+	}
+	args := []string{sub, "--port", port, "--location", location}
+	args = append(args, spec.CreateArgs...)
+	return append(args, dir), nil
+}
