@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
 
@@ -392,7 +393,12 @@ func (o *observer) Msg(_ context.Context, event any) error {
 func (s *Service) write(from string, event any) {
 	line, err := s.opts.Flog.EncodeEvent(from, epoch(s.opts.Now()), event)
 	if err != nil {
-		s.log.Error(fmt.Sprintf("GATHERER: unable to serialize %.200v: %v", event, err), "from", from)
+		// Python prints the whole repr; we cap it, an event can be large.
+		r := pyjson.Repr(event)
+		if len(r) > 2000 {
+			r = r[:2000] + "..."
+		}
+		s.log.Error(fmt.Sprintf("GATHERER: unable to serialize %s: %v", r, err), "from", from)
 		return
 	}
 	s.mu.Lock()
