@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sampleHeader = `{"header": {"type": "gatherer", "start": 1795759812.355345}}` + "\n"
@@ -67,7 +68,7 @@ func TestDumpErrorsMatchFlogtool(t *testing.T) {
 			}
 
 			var out, errOut bytes.Buffer
-			err := Dump(context.Background(), &out, path, DumpOptions{Stderr: &errOut})
+			err := Dump(context.Background(), &out, path, DumpOptions{Stderr: &errOut, Location: time.UTC})
 			if (err != nil) != (pyCode != 0) {
 				t.Fatalf("Dump error = %v, flogtool exit status %d (stderr %q)", err, pyCode, pyErr.String())
 			}

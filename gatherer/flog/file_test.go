@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
@@ -185,6 +186,7 @@ func TestFlogtoolReadsOurFiles(t *testing.T) {
 					t.Fatalf("flogtool dump %v: %v\n%s", v.flags, err, stderr.String())
 				}
 				var got bytes.Buffer
+				v.opts.Location = time.UTC
 				if err := Dump(context.Background(), &got, path, v.opts); err != nil {
 					t.Fatal(err)
 				}

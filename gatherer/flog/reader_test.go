@@ -2,6 +2,7 @@ package flog
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -206,4 +207,19 @@ func BenchmarkReader(b *testing.B) {
 
 func readFileForBench(path string) ([]byte, error) {
 	return os.ReadFile(path)
+}
+
+func BenchmarkDump(b *testing.B) {
+	path := filepath.Join(fixtureDir, "node/logs/incidents/incident-2026-11-27--06-08-37Z-dfeow4y.flog.bz2")
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(st.Size())
+	for b.Loop() {
+		if err := Dump(context.Background(), io.Discard, path, DumpOptions{Verbose: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
