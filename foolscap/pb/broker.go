@@ -102,7 +102,8 @@ type Broker struct {
 
 	wmu  sync.Mutex // guards enc; held while a message is encoded and queued
 	enc  *banana.Encoder
-	outq chan []byte // whole messages; nil asks the writer to close
+	outq    chan []byte   // whole messages; nil asks the writer to stop
+	flushed chan struct{} // closed by the writer when it sees nil
 
 	mu          sync.Mutex
 	dead        bool
@@ -183,6 +184,7 @@ func NewBroker(cfg BrokerConfig) *Broker {
 		watchers:    map[uint64]func(){},
 		done:        make(chan struct{}),
 		serveDone:   make(chan struct{}),
+		flushed:     make(chan struct{}),
 		sem:         make(chan struct{}, cfg.MaxInFlight),
 	}
 	b.callCtx, b.cancelCalls = context.WithCancel(context.Background())
@@ -349,6 +351,7 @@ func (b *Broker) sendFatal(ce *banana.ConnError) {
 	t := time.NewTimer(errorFlushTimeout)
 	defer t.Stop()
 	select {
+	case <-b.flushed:
 	case <-b.done:
 	case <-t.C:
 	}
@@ -371,7 +374,7 @@ func (b *Broker) writeLoop() {
 		select {
 		case msg := <-b.outq:
 			if msg == nil {
-				b.shutdown(errors.New("closed after sending an ERROR token"), true)
+				close(b.flushed) // everything before the marker is written
 				return
 			}
 			if err := b.conn.SetWriteDeadline(time.Now().Add(b.cfg.WriteTimeout)); err != nil {
