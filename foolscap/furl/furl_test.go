@@ -185,3 +185,14 @@ func TestDialAddress(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkParse(b *testing.B) {
+	s := "pb://ollkjhe3g2hfsdxpotiiwchnbnrbkyv4@tcp:127.0.0.1:39783,tcp:[::1]:39783,tcp:node.example.org:39783/echo-swiss"
+	b.ReportAllocs()
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if _, err := Parse(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
