@@ -18,7 +18,8 @@
 //     /statistics?t=openmetrics (tahoe_<category>_<key>, dots to
 //     underscores, "_NN_N_percentile" suffixes turned into a quantile label),
 //     with any other character that Prometheus forbids replaced by '_', and
-//     every sample labelled with the node's nickname and tubid.
+//     every sample labelled with the node's nickname and tubid (for a node
+//     polled over HTTP, "tubid" holds its stats.json key: the node's URL).
 //   - Handler and Serve: the HTTP endpoint behind --metrics ADDR.
 //
 // Staleness: Tahoe's stats gatherer keeps the entries of nodes that went away

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -29,26 +30,25 @@ func TestCrashMidWrite(t *testing.T) {
 		t.Skip("re-runs the test binary as a child process")
 	}
 	dir := t.TempDir()
-	for round := range 5 {
+	for round := range 10 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashMidWrite$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if fi, err := os.Stat(filepath.Join(dir, StatsFile)); err == nil && fi.Size() > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatal("the child never wrote stats.json")
-			}
-			time.Sleep(5 * time.Millisecond)
+		// The child prints a line once its first stats.json is written.
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != crashReady+"\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child: %q, %v", line, err)
 		}
-		// Let it run into the middle of some later write.
-		time.Sleep(time.Duration(20+rand.IntN(200)) * time.Millisecond)
+		// Not synchronisation: a random moment, likely inside a later write.
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
 
@@ -65,7 +65,10 @@ func TestCrashMidWrite(t *testing.T) {
 	}
 }
 
-const crashProviders = 300
+const (
+	crashProviders = 300
+	crashReady     = "first stats.json written"
+)
 
 // crashChild rewrites stats.json in dir until it is killed.
 func crashChild(dir string) {
@@ -87,10 +90,13 @@ func crashChild(dir string) {
 			os.Exit(2)
 		}
 	}
-	for {
+	for i := 0; ; i++ {
 		if err := s.Poll(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
+		}
+		if i == 0 {
+			fmt.Println(crashReady)
 		}
 	}
 }
