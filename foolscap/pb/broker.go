@@ -100,8 +100,8 @@ type Broker struct {
 	log  *slog.Logger
 	dec  *banana.Decoder
 
-	wmu  sync.Mutex // guards enc; held while a message is encoded and queued
-	enc  *banana.Encoder
+	wmu     sync.Mutex // guards enc; held while a message is encoded and queued
+	enc     *banana.Encoder
 	outq    chan []byte   // whole messages; nil asks the writer to stop
 	flushed chan struct{} // closed by the writer when it sees nil
 
