@@ -123,6 +123,39 @@ func (p *Printer) Event(event any) error {
 	return p.write(b.String())
 }
 
+// TailHeader builds the header `flogtool tail --save-to` writes: type
+// "tail", the versions after ensure_dict_str (keys and values as str, in
+// the received order) and the pid (nil when get_pid failed). Events are
+// then saved with Writer.WriteEvent(TailFrom(tubid), rxTime, StrKeys(ev)).
+func TailHeader(versions, pid any) (*banana.Dict, error) {
+	d, ok := versions.(*banana.Dict)
+	if !ok {
+		return nil, &PyError{Type: "AttributeError", Msg: fmt.Sprintf("'%s' object has no attribute 'items'", pyjson.TypeName(versions))}
+	}
+	v := &banana.Dict{}
+	for _, it := range d.Items {
+		k, err := ensureText(it.Key)
+		if err != nil {
+			return nil, err
+		}
+		val, err := ensureText(it.Value)
+		if err != nil {
+			return nil, err
+		}
+		v.Set(k, val)
+	}
+	return NewHeader("tail", "versions", v, "pid", pid), nil
+}
+
+// TailFrom is the "from" of events saved by flogtool tail: the first 8
+// characters of the target's tubid.
+func TailFrom(tubID string) string {
+	if len(tubID) > 8 {
+		return tubID[:8]
+	}
+	return tubID
+}
+
 func (p *Printer) write(s string) error {
 	if _, err := io.WriteString(p.w, s); err != nil {
 		return fmt.Errorf("writing tail output: %w", err)

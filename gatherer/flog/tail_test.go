@@ -158,3 +158,35 @@ func TestPrinterMatchesLogPrinter(t *testing.T) {
 		}
 	}
 }
+
+// TestTailHeaderMatchesFixture: the header flogtool tail --save-to wrote is
+// rebuilt byte for byte from its versions and pid.
+func TestTailHeaderMatchesFixture(t *testing.T) {
+	recs := readAll(t, fixtureDir+"/tail/tail-save.flog")
+	h, ok := recs[0].Header()
+	if !ok {
+		t.Fatal("no header line")
+	}
+	versions, _ := h.(*banana.Dict).Get("versions")
+	pid, _ := h.(*banana.Dict).Get("pid")
+	// A Python 2 node sends bytes; ensure_dict_str makes them str.
+	wire := &banana.Dict{}
+	for _, it := range versions.(*banana.Dict).Items {
+		wire.Items = append(wire.Items, banana.DictItem{Key: []byte(it.Key.(string)), Value: []byte(it.Value.(string))})
+	}
+	hd, err := TailHeader(wire, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pyjson.Marshal(banana.NewDict("header", hd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bytes.TrimSuffix(recs[0].Raw, []byte("\n")); !bytes.Equal(got, want) {
+		t.Errorf("TailHeader:\n got %s\nwant %s", got, want)
+	}
+	from, _ := recs[1].Dict().Get("from")
+	if got := TailFrom("k5rxhgobqvfxq6kbr4a7zqzgq2xgq4xh"); got != from {
+		t.Errorf("TailFrom = %q, the file says %q", got, from)
+	}
+}
