@@ -156,8 +156,8 @@ func (c *StatsCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (c *StatsCollector) send(ch chan<- prometheus.Metric, d *prometheus.Desc, vt prometheus.ValueType, v float64, labels ...string) {
 	if vt == prometheus.CounterValue && (math.IsNaN(v) || v < 0) {
-		// A counter must be a non-negative number; export it as a gauge-free
-		// NaN would be rejected by some scrapers, so skip it.
+		// A counter is a non-negative number: a None (NaN) or negative
+		// counter is left out rather than exported as an invalid sample.
 		return
 	}
 	m, err := prometheus.NewConstMetric(d, vt, v, labels...)
