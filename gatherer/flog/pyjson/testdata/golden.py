@@ -171,6 +171,8 @@ DECODE_INPUTS = [
     "{" + ", ".join('"k%d": %d' % (i % 18, i) for i in range(40)) + "}",
     "{" + ", ".join('"k%d": %d' % (i, i) for i in range(17)) + ', "k3": "again", "k16": null}',
 ]
+PREFIX_SOURCE = ('{"from": "local", "rx_time": 1795759717.131025, "d": {"args": [-1, 2.5e-07, true, false, null, NaN, -Infinity], '
+                 '"message": "caf\\u00e9 \\ud83d\\ude00 \\"q\\"", "num": 12345678901234567890, "x": {}}}')
 DECODE_BYTES = [b'"\xff"', b'"caf\xc3"', b'"\xc3\x28"', b'"\xed\xa0\x80"', b'"ok" \x80',
                 b'"\xf0\x9f\x98"', b'\xe2\x82']
 
@@ -211,6 +213,10 @@ def main(outdir):
             f.write(json.dumps(decode_case("text %d %s" % (i, ascii(s)[:40]), s.encode("utf-8"))) + "\n")
         for i, b in enumerate(DECODE_BYTES):
             f.write(json.dumps(decode_case("bytes %d %s" % (i, b.hex()), b)) + "\n")
+        # Every strict prefix of a real event line: each must fail (or parse
+        # as something shorter) exactly as in Python, with the same message.
+        for n in range(len(PREFIX_SOURCE)):
+            f.write(json.dumps(decode_case("prefix %d" % n, PREFIX_SOURCE[:n].encode("utf-8"))) + "\n")
 
 
 if __name__ == "__main__":
