@@ -25,6 +25,9 @@
 // and points at DIR/classify.rules. Directories we create still run under
 // "twistd -y gatherer.tac".
 //
+// "run" and "reclassify" lock the directory (internal/dirlock,
+// DIR/.gatherer.lock), so neither runs twice on one directory at once.
+//
 // Exit codes: 0 success; 1 a runtime failure (a directory that cannot be
 // read or written, a bad gatherer.tac, a failed Tub); 2 a usage error (unknown
 // command or flag, missing argument, --location missing, bad --port or

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/gatherer/classify"
+	"github.com/gatherer/gatherer/internal/dirlock"
 	"github.com/google/go-cmdtest"
 )
 
@@ -188,5 +189,25 @@ func TestCreatedFiles(t *testing.T) {
 				t.Errorf("written rules do not parse: %v", err)
 			}
 		})
+	}
+}
+
+func TestRunRefusesLockedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ig")
+	var out bytes.Buffer
+	if code := runApp(t.Context(), &app{serve: fakeServe}, []string{"create-incident-gatherer", "-q", "-l", "tcp:h:1", dir}, &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	l, err := dirlock.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	for _, cmd := range []string{"run", "reclassify"} {
+		out.Reset()
+		if code := runApp(t.Context(), &app{serve: fakeServe}, []string{cmd, dir}, &out, &out); code != exitFailure ||
+			!strings.Contains(out.String(), "in use by another gatherer process") {
+			t.Errorf("%s on a locked directory: exit %d, %q", cmd, code, out.String())
+		}
 	}
 }

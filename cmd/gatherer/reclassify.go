@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatherer/gatherer/gatherer/classify"
 	"github.com/gatherer/gatherer/gatherer/incident"
+	"github.com/gatherer/gatherer/internal/dirlock"
 	"github.com/gatherer/gatherer/internal/twistdlog"
 )
 
@@ -20,7 +21,8 @@ const reclassifyUsage = `Usage: gatherer reclassify [options] DIR
 Rebuild the incident gatherer's DIR/classified/ from the incident files under
 DIR/incidents/ with the rules in DIR/classify.rules ("gatherer help rules").
 The new classified/ replaces the old one as a whole. Stop the gatherer first:
-it appends to classified/ while it runs.
+it appends to classified/ while it runs (reclassify refuses to start while a
+"gatherer run" holds the directory).
 
 Options:
   -q, --quiet   Print only the summary, not one line per incident
@@ -46,6 +48,12 @@ func runReclassify(ctx context.Context, _ *app, args []string, stdout, stderr io
 		fmt.Fprintf(stderr, "gatherer reclassify: %v\n", err)
 		return exitFailure
 	}
+	lock, err := dirlock.Acquire(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatherer reclassify: %v; stop the gatherer first\n", err)
+		return exitFailure
+	}
+	defer lock.Release()
 	if _, err := os.Stat(filepath.Join(dir, incident.IncidentsDir)); err != nil {
 		fmt.Fprintf(stderr, "gatherer reclassify: %v\n", err)
 		return exitFailure

@@ -19,6 +19,7 @@ import (
 	"github.com/gatherer/gatherer/gatherer/classify"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
+	"github.com/gatherer/gatherer/internal/dirlock"
 	"github.com/gatherer/gatherer/internal/twistdlog"
 )
 
@@ -185,6 +186,12 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
 	}
+	lock, err := dirlock.Acquire(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
+		return exitFailure
+	}
+	defer lock.Release()
 	logf, err := os.OpenFile(filepath.Join(dir, "twistd.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		fmt.Fprintf(stderr, "gatherer run: open twistd.log: %v\n", err)
