@@ -17,7 +17,8 @@
 //   - hello.go: hello and decision blocks and their evaluation (§3.2–§3.4);
 //   - arbiter.go: duplicate-connection arbitration (§3.7), asked through
 //     the Arbiter interface the Tub implements;
-//   - client.go (Connect) and server.go (Accept): the two TCP roles;
+//   - client.go (Connect) and server.go (Accept): the two TCP roles, sharing
+//     negotiation.go (the encrypted phase, error replies, context handling);
 //   - identity.go, tlsconfig.go: certificates and TLS configuration (§2).
 //
 // Errors are reported to the peer with python-foolscap's exact texts (a 500

@@ -29,6 +29,7 @@ type echoObj struct {
 	iname string
 	mu    sync.Mutex
 	rec   []any
+	cond  chan struct{} // closed by the first record
 }
 
 func (o *echoObj) RemoteInterfaceName() string { return o.iname }
@@ -78,9 +79,29 @@ func (o *echoObj) RemoteCall(ctx context.Context, c *Call) (any, error) {
 	case "record":
 		o.mu.Lock()
 		o.rec = append(o.rec, c.Args...)
+		if o.cond == nil {
+			o.cond = make(chan struct{})
+		}
+		select {
+		case <-o.cond:
+		default:
+			close(o.cond)
+		}
 		o.mu.Unlock()
 		return nil, nil
 	case "recorded":
+		// Calls start in arrival order but run concurrently: wait for
+		// the callRemoteOnly that came first to have run.
+		o.mu.Lock()
+		if o.cond == nil {
+			o.cond = make(chan struct{})
+		}
+		ch := o.cond
+		o.mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+		}
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		return banana.List(append([]any{}, o.rec...)), nil
