@@ -122,7 +122,7 @@ func (r *Reader) Next() (*Record, error) {
 	}
 	r.line++
 	rec := &Record{Raw: line, Line: r.line}
-	v, err := pyjson.DecodeOptions{MaxDepth: r.opts.MaxDepth}.Unmarshal(line)
+	v, err := pyjson.DecodeOptions{MaxDepth: r.opts.MaxDepth, MaxLength: r.opts.MaxLineSize}.Unmarshal(line)
 	if err != nil {
 		return rec, fmt.Errorf("flogfile line %d: %w", r.line, err)
 	}

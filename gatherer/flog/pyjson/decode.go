@@ -47,11 +47,20 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the limit sentinel behind the error, if any.
 func (e *DecodeError) Unwrap() error { return e.err }
 
+// DefaultMaxLength is the longest document Unmarshal accepts (Python has
+// no limit; flogfile readers cap lines before they get here).
+const DefaultMaxLength = 64 << 20
+
+// ErrTooLong is wrapped by the error for a document over MaxLength bytes.
+var ErrTooLong = errors.New("JSON document too long")
+
 // DecodeOptions tunes Unmarshal.
 type DecodeOptions struct {
 	// MaxDepth bounds nesting of arrays and objects; 0 means
 	// DefaultMaxDepth.
 	MaxDepth int
+	// MaxLength bounds the document in bytes; 0 means DefaultMaxLength.
+	MaxLength int
 }
 
 // Unmarshal reads one JSON document the way Python's
@@ -66,6 +75,13 @@ func Unmarshal(data []byte) (any, error) {
 
 // Unmarshal is the package-level Unmarshal with these options.
 func (o DecodeOptions) Unmarshal(data []byte) (any, error) {
+	maxLen := o.MaxLength
+	if maxLen <= 0 {
+		maxLen = DefaultMaxLength
+	}
+	if len(data) > maxLen {
+		return nil, &DecodeError{Msg: fmt.Sprintf("JSON document of %d bytes exceeds the %d-byte limit", len(data), maxLen), err: ErrTooLong}
+	}
 	if err := checkUTF8(data); err != nil {
 		return nil, err
 	}

@@ -13,8 +13,11 @@ func TestDecodeLimits(t *testing.T) {
 		name     string
 		in       string
 		maxDepth int
+		maxLen   int
 		wantErr  error
 	}{
+		{name: "length at limit", in: `"abcd"`, maxLen: 6},
+		{name: "length limit+1", in: `"abcde"`, maxLen: 6, wantErr: ErrTooLong},
 		{name: "depth at limit", in: strings.Repeat("[", 5) + strings.Repeat("]", 5), maxDepth: 5},
 		{name: "depth limit+1", in: strings.Repeat("[", 6) + strings.Repeat("]", 6), maxDepth: 5, wantErr: ErrTooDeep},
 		{name: "object depth limit+1", in: strings.Repeat(`{"a": `, 6) + "1" + strings.Repeat("}", 6), maxDepth: 5, wantErr: ErrTooDeep},
@@ -24,7 +27,7 @@ func TestDecodeLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeOptions{MaxDepth: tt.maxDepth}.Unmarshal([]byte(tt.in))
+			_, err := DecodeOptions{MaxDepth: tt.maxDepth, MaxLength: tt.maxLen}.Unmarshal([]byte(tt.in))
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Unmarshal: %v", err)
