@@ -4,7 +4,8 @@
 // TLS connection ready for Banana.
 //
 // Layer: above foolscap/furl, below foolscap/pb and foolscap/tub. It imports
-// the standard library and furl only; it must not import banana, pb or tub.
+// only the standard library (furl is allowed, and used by its tests); it must
+// not import banana, pb or tub.
 // It owns no goroutines beyond the lifetime of a Connect or Accept call.
 //
 // It follows python-foolscap 21.7's negotiate.py (the Negotiation protocol)
