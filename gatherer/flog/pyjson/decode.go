@@ -3,6 +3,7 @@ package pyjson
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"unicode/utf8"
@@ -179,15 +180,15 @@ func (d *decoder) value(i, depth int) (any, int, error) {
 		}
 	case 'N':
 		if d.literal(i, "NaN") {
-			return nan(), i + 3, nil
+			return math.NaN(), i + 3, nil
 		}
 	case 'I':
 		if d.literal(i, "Infinity") {
-			return inf(1), i + 8, nil
+			return math.Inf(1), i + 8, nil
 		}
 	case '-':
 		if d.literal(i, "-Infinity") {
-			return inf(-1), i + 9, nil
+			return math.Inf(-1), i + 9, nil
 		}
 	}
 	return d.number(i)
