@@ -2,9 +2,7 @@ package classify
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
@@ -135,59 +133,5 @@ func TestTahoeRules(t *testing.T) {
 				t.Errorf("Classify = %v, want [%s]", got, tt.want)
 			}
 		})
-	}
-}
-
-// TestFormatMessageMatchesPython runs python-foolscap's format_message on
-// the same events.
-func TestFormatMessageMatchesPython(t *testing.T) {
-	if err := exec.Command("/usr/bin/python3", "-c", "import foolscap").Run(); err != nil {
-		t.Skip("skipping: /usr/bin/python3 cannot import foolscap (install python3-foolscap)")
-	}
-	events := []string{
-		`{"format": "%(label)s-weird happened: %(why)s", "label": "first", "why": "testing"}`,
-		`{"message": "plain message"}`,
-		`{"message": "%s and %s", "args": ["a", "b"]}`,
-		`{"format": "count %(n)d, 100%% done, repr %(x)r", "n": 3, "x": "q"}`,
-		`{"level": 20}`,
-		`{"message": "caf\u00e9 \u2603"}`,
-	}
-	script := `
-import sys, json
-from foolscap.logging.log import format_message
-for line in sys.stdin:
-    print(json.dumps(format_message(json.loads(line))))
-`
-	cmd := exec.Command("/usr/bin/python3", "-c", script)
-	cmd.Stdin = strings.NewReader(strings.Join(events, "\n") + "\n")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != len(events) {
-		t.Fatalf("python printed %d lines for %d events", len(lines), len(events))
-	}
-	for i, ev := range events {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(ev), &m); err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range m {
-			if f, ok := v.(float64); ok {
-				m[k] = int64(f)
-			}
-			if l, ok := v.([]any); ok {
-				m[k] = banana.List(l)
-			}
-		}
-		var want string
-		if err := json.Unmarshal([]byte(lines[i]), &want); err != nil {
-			t.Fatal(err)
-		}
-		got := FormatMessage(func(k string) (any, bool) { v, ok := m[k]; return v, ok })
-		if got != want {
-			t.Errorf("event %s:\n got  %q\n want %q", ev, got, want)
-		}
 	}
 }

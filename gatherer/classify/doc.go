@@ -3,8 +3,8 @@
 //
 // Layer: gatherer. It owns the rules language and the evaluation of rules
 // against an incident's trigger event; it does not touch the gatherer's
-// directories (gatherer/incident does). It imports foolscap/banana for the
-// value model and nothing else from this module.
+// directories (gatherer/incident does). It imports foolscap/banana (the
+// value model) and gatherer/flog (Python's message formatting and str()).
 //
 // Python counterpart: foolscap/logging/incident.py (IncidentClassifierBase):
 // every classifier sees only the trigger event dict (header["trigger"]), the
@@ -41,9 +41,9 @@
 // Fields are keys of the trigger event (message, format, facility, level,
 // umid, isError, failure, or any other key the application logged), plus the
 // pseudo-field "text": the event formatted the way flogtool prints it
-// (python's foolscap.logging.log.format_message). A field's text is its
-// Python str(): bytes are decoded as UTF-8, integers in decimal, True/False,
-// None, and a logged failure as Twisted's str(Failure).
+// (python's foolscap.logging.log.format_message, via gatherer/flog). A
+// field's text is its Python str(): bytes are decoded as UTF-8, integers in
+// decimal, True/False, None, and a logged failure as str(Failure).
 //
 // CATEGORY becomes a file name under classified/, so it must be a single path
 // component: no "/", no NUL, not "." or "..", not starting with ".".
