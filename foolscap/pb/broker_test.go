@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"net"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -133,7 +135,19 @@ func TestDisconnect(t *testing.T) {
 		_, err := ref.Call(ctx, "slow", []any{int64(60000), nil}, nil)
 		res <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the call get on the wire
+	// Wait until the call is on the wire before cutting the connection.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		p.b.mu.Lock()
+		n := len(p.b.pending)
+		p.b.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("call never became pending")
+		}
+		runtime.Gosched()
+	}
 	p.a.Close()
 	var dead *DeadReferenceError
 	if err := <-res; !errors.As(err, &dead) {
@@ -151,4 +165,53 @@ func TestDisconnect(t *testing.T) {
 		t.Fatal("Serve returned nil after the peer went away")
 	}
 	p.errB <- nil
+}
+
+// TestDecref checks that a decref from the peer is answered and retires
+// the clid: the object then gets a new clid and its iname again (§5.8).
+func TestDecref(t *testing.T) {
+	obj := &echoObj{iname: "RIEcho.gatherer.test"}
+	p := newTestPair(t, map[string]Referenceable{"echo": obj})
+	ref := mustRef(t, p.b, "echo")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := p.b.Root().Call(ctx, "decref", nil, KW{"clid": ref.CLID(), "count": int64(1)})
+	if err != nil || v != nil {
+		t.Fatalf("decref: %v %v", v, err)
+	}
+	// b's import table still holds clid 1; a new getReferenceByName gets
+	// a fresh export on a's side.
+	p.b.mu.Lock()
+	delete(p.b.imports, ref.CLID())
+	p.b.mu.Unlock()
+	again := mustRef(t, p.b, "echo")
+	if again.CLID() != 2 || again.InterfaceName() != "RIEcho.gatherer.test" {
+		t.Fatalf("after decref: clid %d iname %q, want a new clid 2 with its iname", again.CLID(), again.InterfaceName())
+	}
+}
+
+func BenchmarkCallRemote(b *testing.B) {
+	ca, cb := net.Pipe()
+	obj := &echoObj{}
+	server := NewBroker(BrokerConfig{Conn: ca, PeerTubID: pyTubID, VocabIndex: 1, Local: func(string) (Referenceable, bool) { return obj, true }})
+	client := NewBroker(BrokerConfig{Conn: cb, PeerTubID: goTubID, VocabIndex: 1})
+	ctx := context.Background()
+	done := make(chan struct{}, 2)
+	go func() { _ = server.Serve(ctx); done <- struct{}{} }()
+	go func() { _ = client.Serve(ctx); done <- struct{}{} }()
+	defer func() { server.Close(); client.Close(); <-done; <-done }()
+	ref, err := client.GetReferenceByName(ctx, "echo")
+	if err != nil {
+		b.Fatal(err)
+	}
+	arg := banana.NewDict("format", "event %(n)d", "num", int64(7), "time", 1.7e9, "facility", "tahoe.upload")
+	e := banana.NewEncoder(banana.EncoderOptions{VocabIndex: 1})
+	_ = e.Encode(arg)
+	b.SetBytes(int64(2 * e.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ref.Call(ctx, "echo", []any{arg}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

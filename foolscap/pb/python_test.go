@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"net"
@@ -90,8 +91,13 @@ func startPython(t *testing.T, mode string, objs map[string]Referenceable, wrap 
 	if wrap != nil {
 		conn = wrap(conn)
 	}
-	p.broker = NewBroker(BrokerConfig{Conn: conn, PeerTubID: first.TubID, VocabIndex: 1,
-		Local: func(n string) (Referenceable, bool) { o, ok := objs[n]; return o, ok }})
+	cfg := BrokerConfig{Conn: conn, PeerTubID: first.TubID, VocabIndex: 1,
+		Local: func(n string) (Referenceable, bool) { o, ok := objs[n]; return o, ok }}
+	if mode == "interop" {
+		// As if our Tub had a location: first sends carry a FURL.
+		cfg.FURLFor = func(obj Referenceable) string { return testFURL(obj) }
+	}
+	p.broker = NewBroker(cfg)
 	go func() { p.serve <- p.broker.Serve(context.Background()) }()
 	t.Cleanup(func() {
 		p.broker.Close()
@@ -133,6 +139,10 @@ func (p *pyPeer) waitChecks(t *testing.T) {
 			t.Fatal("timed out waiting for the python checks")
 		}
 	}
+}
+
+func testFURL(obj Referenceable) string {
+	return fmt.Sprintf("pb://%s@tcp:127.0.0.1:1/swiss-%p", goTubID, obj)
 }
 
 func bigStr(s string) *big.Int {
@@ -249,6 +259,11 @@ func TestPythonInterop(t *testing.T) {
 		iname, err := pyecho.Call(ctx, "iname_of", []any{gothing}, nil)
 		if err != nil || iname != "RIGoThing.gatherer.test" {
 			t.Fatalf("iname seen by python: %v %v", iname, err)
+		}
+		fresh := &echoObj{}
+		url, err := pyecho.Call(ctx, "url_of", []any{fresh}, nil)
+		if err != nil || url != testFURL(fresh) {
+			t.Fatalf("FURL seen by python: %v %v", url, err)
 		}
 	})
 	t.Run("remote interface check", func(t *testing.T) {

@@ -89,6 +89,9 @@ class PyEcho(Referenceable):
     def remote_iname_of(self, ref):
         return ref.tracker.interfaceName or ""
 
+    def remote_url_of(self, ref):
+        return ref.tracker.url or ""
+
 
 class Counter(Referenceable):
     def __init__(self):
