@@ -244,11 +244,11 @@ func (d *dumper) header(e *banana.Dict) error {
 	}
 	hd := h.(*banana.Dict)
 	if v, ok := hd.Get("versions"); ok {
+		d.println("Application versions (embedded in logfile):")
 		vd, ok := v.(*banana.Dict)
 		if !ok {
 			return &PyError{Type: "AttributeError", Msg: fmt.Sprintf("'%s' object has no attribute 'keys'", pyjson.TypeName(v))}
 		}
-		d.println("Application versions (embedded in logfile):")
 		names := make([]string, 0, len(vd.Items))
 		longest := 0
 		for _, it := range vd.Items {
