@@ -29,6 +29,10 @@
 //     serialize ...") and dropped, but Msg still answers None, so the node
 //     keeps the subscription. Python behaves the same for encoding errors;
 //     it is the node that drops a subscription after any failed msg.
+//   - An event with bytes keys (every event of a Python 2 node, foolscap
+//     issues #68 and #88) is stored with its top-level keys decoded as UTF-8,
+//     as "flogtool tail --save-to" does; the Python gatherer drops it. A
+//     warning is logged once per connection.
 //   - Compression runs in the background, one bzip2 at a time; ingest never
 //     waits for it. A rotation within the same second as the previous one
 //     is skipped (the file names would collide).

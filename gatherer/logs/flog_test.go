@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
@@ -61,5 +63,40 @@ func TestPyFlogMatchesPythonGatherer(t *testing.T) {
 	}
 	if _, err := (PyFlog{}).EncodeEvent("x", 1, banana.NewDict([]byte("k"), 1)); err == nil {
 		t.Error("a bytes key encoded; Python's json.dumps refuses it")
+	}
+}
+
+func TestBytesKeysFromPython2Nodes(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), step: time.Second}
+	cp := &capture{}
+	s, err := New(Options{Dir: dir, Now: c.now, Logger: slog.New(cp)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	node := newFakeNode()
+	if err := s.Logport(t.Context(), []byte("py2node"), node); err != nil {
+		t.Fatal(err)
+	}
+	<-node.ready
+	for range 2 {
+		if err := node.obs.Msg(t.Context(), banana.NewDict([]byte("message"), []byte("hi"), []byte("num"), int64(1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := s.Close(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(last)
+	want := `{"from": "py2node", "rx_time": 1795759201.0, "d": {"message": {"@": "UnJSONable"`
+	if !strings.Contains(string(b), want) || strings.Count(string(b), `"from": "py2node"`) != 2 {
+		t.Errorf("file:\n%s\nwant lines starting %s", b, want)
+	}
+	if len(cp.lines) != 1 {
+		t.Errorf("log %q, want one warning", cp.lines)
 	}
 }

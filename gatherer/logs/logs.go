@@ -12,10 +12,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/gatherer/flog"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
@@ -381,17 +383,42 @@ func nodeText(v any) (string, error) {
 }
 
 type observer struct {
-	s    *Service
-	from string
+	s           *Service
+	from        string
+	warnedBytes atomic.Bool
 }
 
 func (o *observer) Msg(_ context.Context, event any) error {
-	o.s.write(o.from, event)
+	o.s.write(o, event)
 	return nil
 }
 
-func (s *Service) write(from string, event any) {
-	line, err := s.opts.Flog.EncodeEvent(from, epoch(s.opts.Now()), event)
+// hasBytesKey reports whether a dict has a top-level bytes key (every event
+// from a Python 2 node: foolscap issues #68, #88).
+func hasBytesKey(event any) (*banana.Dict, bool) {
+	d, ok := event.(*banana.Dict)
+	if !ok {
+		return nil, false
+	}
+	for _, it := range d.Items {
+		if _, ok := it.Key.([]byte); ok {
+			return d, true
+		}
+	}
+	return nil, false
+}
+
+func (s *Service) write(o *observer, event any) {
+	from := o.from
+	rx := epoch(s.opts.Now())
+	line, err := s.opts.Flog.EncodeEvent(from, rx, event)
+	if d, ok := hasBytesKey(event); err != nil && ok {
+		// Python's gatherer drops such events; like flogtool tail, we decode
+		// the keys as UTF-8 (ensure_dict_str_keys) and keep the event.
+		if line, err = s.opts.Flog.EncodeEvent(from, rx, flog.StrKeys(d)); err == nil && !o.warnedBytes.Swap(true) {
+			s.log.Warn("this node sends events with bytes keys (Python 2); storing them with the keys decoded as UTF-8, where the Python gatherer drops them", "from", from)
+		}
+	}
 	if err != nil {
 		// Python prints the whole repr; we cap it, an event can be large.
 		r := pyjson.Repr(event)
