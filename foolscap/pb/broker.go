@@ -18,6 +18,7 @@ import (
 const (
 	DefaultKeepaliveTimeout = 240 * time.Second
 	DefaultMaxInFlight      = 32
+	DefaultMaxQueued        = 1024
 	DefaultWriteTimeout     = 2 * time.Minute
 	// errorFlushTimeout bounds how long a fatal ERROR token may take to
 	// leave before the connection is closed anyway.
@@ -81,6 +82,9 @@ type BrokerConfig struct {
 	// MaxInFlight bounds the local calls running at once for this
 	// connection; further calls wait, in arrival order. Default 32.
 	MaxInFlight int
+	// MaxQueued bounds the calls received but not yet started. While the
+	// queue is full the broker stops reading from the peer. Default 1024.
+	MaxQueued int
 	// WriteTimeout bounds one write to the connection. Default 2 minutes.
 	WriteTimeout time.Duration
 }
@@ -90,8 +94,10 @@ type BrokerConfig struct {
 //
 // Goroutines: Serve's caller reads and decodes (and is the only user of
 // the decoder and of the fields marked reader-owned); a writer goroutine
-// owns the socket's write side; a timer goroutine sends keepalives; each
-// inbound call runs in its own goroutine, at most MaxInFlight at once.
+// owns the socket's write side; a timer goroutine sends keepalives; a
+// dispatcher starts queued inbound calls in arrival order, each in its
+// own goroutine, at most MaxInFlight at once. The reader never waits for
+// a local call, so answers to calls those local calls make keep flowing.
 // Shared tables are guarded by mu; wmu serializes encoding, so that OPEN
 // ids reach the wire in the order they were numbered.
 type Broker struct {
@@ -128,7 +134,8 @@ type Broker struct {
 	serveDone    chan struct{}
 	shutdownOnce sync.Once
 	wg           sync.WaitGroup
-	sem          chan struct{}
+	sem          chan struct{}     // one token per running local call
+	callq        chan *inboundCall // calls received, not yet started
 	callCtx      context.Context
 	cancelCalls  context.CancelFunc
 	root         *RemoteReference
@@ -163,6 +170,9 @@ func NewBroker(cfg BrokerConfig) *Broker {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
@@ -186,6 +196,7 @@ func NewBroker(cfg BrokerConfig) *Broker {
 		serveDone:   make(chan struct{}),
 		flushed:     make(chan struct{}),
 		sem:         make(chan struct{}, cfg.MaxInFlight),
+		callq:       make(chan *inboundCall, cfg.MaxQueued),
 	}
 	b.callCtx, b.cancelCalls = context.WithCancel(context.Background())
 	b.lastRecv.Store(time.Now().UnixNano())
@@ -267,9 +278,10 @@ func (b *Broker) Serve(ctx context.Context) error {
 		return errors.New("pb: Serve called twice")
 	}
 	defer close(b.serveDone)
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go b.writeLoop()
 	go b.timerLoop()
+	go b.dispatchLoop()
 	go func() {
 		defer b.wg.Done()
 		select {

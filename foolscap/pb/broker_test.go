@@ -215,3 +215,40 @@ func BenchmarkCallRemote(b *testing.B) {
 		}
 	}
 }
+
+// TestCallbacksBeyondMaxInFlight runs more concurrent inbound calls than
+// MaxInFlight, each calling back to the peer: the reader must keep
+// delivering the answers to those callbacks.
+func TestCallbacksBeyondMaxInFlight(t *testing.T) {
+	ca, cb := net.Pipe()
+	obj := &echoObj{}
+	a := NewBroker(BrokerConfig{Conn: ca, PeerTubID: pyTubID, VocabIndex: 1, MaxInFlight: 2,
+		Local: func(string) (Referenceable, bool) { return obj, true }})
+	b := NewBroker(BrokerConfig{Conn: cb, PeerTubID: goTubID, VocabIndex: 1, MaxInFlight: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan struct{}, 2)
+	go func() { _ = a.Serve(ctx); done <- struct{}{} }()
+	go func() { _ = b.Serve(ctx); done <- struct{}{} }()
+	defer func() { a.Close(); b.Close(); <-done; <-done }()
+	ref, err := b.GetReferenceByName(ctx, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := &echoObj{}
+	errs := make(chan error, 10)
+	for i := range 10 {
+		go func() {
+			v, err := ref.Call(ctx, "call_back", []any{local, int64(i)}, nil)
+			if err == nil && v != int64(i) {
+				err = errors.New("wrong answer")
+			}
+			errs <- err
+		}()
+	}
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -367,25 +367,44 @@ func (b *Broker) readTheirReference(s *banana.Seq) (any, error) {
 	return nil, banana.Violationf("gifts are prohibited in this Tub")
 }
 
-// startCall runs an inbound call in its own goroutine once a slot is
-// free, and returns after the call has started, so that calls start in
-// arrival order. It returns false if the connection ended meanwhile.
+// startCall queues an inbound call for the dispatcher. It returns false
+// if the connection ended meanwhile.
 func (b *Broker) startCall(ic *inboundCall) bool {
 	select {
-	case b.sem <- struct{}{}:
+	case b.callq <- ic:
+		return true
 	case <-b.done:
 		return false
 	}
-	started := make(chan struct{})
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		defer func() { <-b.sem }()
-		close(started)
-		b.runCall(b.callCtx, ic)
-	}()
-	<-started
-	return true
+}
+
+// dispatchLoop starts queued calls in arrival order, each in its own
+// goroutine once one of MaxInFlight slots is free, and waits for each to
+// have started before starting the next.
+func (b *Broker) dispatchLoop() {
+	defer b.wg.Done()
+	for {
+		var ic *inboundCall
+		select {
+		case ic = <-b.callq:
+		case <-b.done:
+			return
+		}
+		select {
+		case b.sem <- struct{}{}:
+		case <-b.done:
+			return
+		}
+		started := make(chan struct{})
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			defer func() { <-b.sem }()
+			close(started)
+			b.runCall(b.callCtx, ic)
+		}()
+		<-started
+	}
 }
 
 func (b *Broker) runCall(ctx context.Context, ic *inboundCall) {
