@@ -184,3 +184,7 @@ func textOf(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Violation is banana's Violation: a refused argument or answer (the
+// message or sub-object was dropped, the connection stays up).
+type Violation = banana.Violation
