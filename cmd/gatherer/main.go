@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Exit codes.
@@ -33,6 +34,10 @@ type app struct {
 	serve ServeFunc
 	// signals makes "run" react to SIGINT, SIGTERM and SIGHUP.
 	signals bool
+	// hup stands in for SIGHUP when signals is off (tests).
+	hup <-chan os.Signal
+	// now is the services' clock; nil means time.Now.
+	now func() time.Time
 }
 
 func commands() map[string]command {

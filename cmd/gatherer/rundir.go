@@ -205,11 +205,12 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		ctx, stop = signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 	}
-	var hup chan os.Signal
+	hup := a.hup
 	if a.signals {
-		hup = make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGHUP)
+		defer signal.Stop(c)
+		hup = c
 	}
 
 	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, hup, stdout, stderr); err != nil {
@@ -252,7 +253,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 			log.Warn(msg)
 			fmt.Fprintln(stderr, msg)
 		}
-		svc, err := incident.New(incident.Options{Dir: dir, Classifier: rules, Logger: log,
+		svc, err := incident.New(incident.Options{Dir: dir, Classifier: rules, Logger: log, Now: a.now,
 			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout})
 		if err != nil {
 			return err
@@ -267,7 +268,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 		}
 	case kindLog:
 		log.Info(fmt.Sprintf("gatherer: starting the log gatherer in %s (rotate=%s, bzip=%t)", dir, rotateText(cfg.rotate), cfg.bzip))
-		svc, err := logs.New(logs.Options{Dir: dir, Rotate: cfg.rotate, Bzip: cfg.bzip, CatchUp: rf.catchUp, Logger: log})
+		svc, err := logs.New(logs.Options{Dir: dir, Rotate: cfg.rotate, Bzip: cfg.bzip, CatchUp: rf.catchUp, Logger: log, Now: a.now})
 		if err != nil {
 			return err
 		}
@@ -304,9 +305,17 @@ loop:
 	for {
 		select {
 		case err = <-serveErr:
+			if ctx.Err() != nil {
+				// Stopped: the Tub saw the stop first.
+				log.Info("received a stop signal, shutting down")
+				if errors.Is(err, context.Canceled) {
+					err = nil
+				}
+			}
 			break loop
 		case <-hup:
-			rotate(ctx)
+			// A stop arriving meanwhile must not cut the rotation short.
+			rotate(context.WithoutCancel(ctx))
 		case <-ctx.Done():
 			log.Info("received a stop signal, shutting down")
 			cancel()
