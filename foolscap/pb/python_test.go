@@ -245,6 +245,14 @@ func TestPythonInterop(t *testing.T) {
 		if err != nil || back != counter {
 			t.Fatalf("python's reference sent back: %v %v", back, err)
 		}
+		v, err = pyecho.Call(ctx, "give_method", nil, nil)
+		method, ok := v.(*RemoteReference)
+		if err != nil || !ok || method.CLID() >= 0 {
+			t.Fatalf("give_method: %v %v", v, err)
+		}
+		if n, err := method.Call(ctx, "ignored", nil, nil); err != nil || n != int64(1) {
+			t.Fatalf("calling a bound method: %v %v", n, err)
+		}
 	})
 	t.Run("go reference", func(t *testing.T) {
 		local := &echoObj{}

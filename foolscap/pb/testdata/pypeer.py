@@ -74,6 +74,9 @@ class PyEcho(Referenceable):
     def remote_give_ref(self):
         return Counter()
 
+    def remote_give_method(self):
+        return Counter().remote_incr  # a bound method: my-reference, negative clid
+
     def remote_take_back(self, ref):
         return ref
 
