@@ -47,7 +47,7 @@ type pyPeer struct {
 
 // startPython runs testdata/pypeer.py against a Go broker serving objs.
 // wrap, if set, wraps the accepted connection (to record a transcript).
-func startPython(t *testing.T, mode string, objs map[string]Referenceable, wrap func(net.Conn) net.Conn) *pyPeer {
+func startPython(t *testing.T, mode string, vocab int, objs map[string]Referenceable, wrap func(net.Conn) net.Conn) *pyPeer {
 	t.Helper()
 	needPython(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,7 +57,7 @@ func startPython(t *testing.T, mode string, objs map[string]Referenceable, wrap 
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	p := &pyPeer{lines: make(chan pyLine, 100), serve: make(chan error, 1), stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command("/usr/bin/python3", "testdata/pypeer.py", strconv.Itoa(port), goTubID, mode)
+	p.cmd = exec.Command("/usr/bin/python3", "testdata/pypeer.py", strconv.Itoa(port), goTubID, mode, strconv.Itoa(vocab))
 	p.cmd.Stderr = p.stderr
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -91,7 +91,7 @@ func startPython(t *testing.T, mode string, objs map[string]Referenceable, wrap 
 	if wrap != nil {
 		conn = wrap(conn)
 	}
-	cfg := BrokerConfig{Conn: conn, PeerTubID: first.TubID, VocabIndex: 1,
+	cfg := BrokerConfig{Conn: conn, PeerTubID: first.TubID, VocabIndex: vocab,
 		Local: func(n string) (Referenceable, bool) { o, ok := objs[n]; return o, ok }}
 	if mode == "interop" {
 		// As if our Tub had a location: first sends carry a FURL.
@@ -181,9 +181,15 @@ func interopValues() []struct {
 }
 
 func TestPythonInterop(t *testing.T) {
+	for _, vocab := range []int{1, 0} {
+		t.Run("vocab"+strconv.Itoa(vocab), func(t *testing.T) { testPythonInterop(t, vocab) })
+	}
+}
+
+func testPythonInterop(t *testing.T, vocab int) {
 	goecho := &echoObj{}
 	gothing := &echoObj{iname: "RIGoThing.gatherer.test"}
-	p := startPython(t, "interop", map[string]Referenceable{"goecho": goecho, "gothing": gothing}, nil)
+	p := startPython(t, "interop", vocab, map[string]Referenceable{"goecho": goecho, "gothing": gothing}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,13 +63,14 @@ func (c *recordingConn) Write(b []byte) (int, error) {
 
 type transcript struct {
 	peerTubID string
+	vocab     int
 	flows     []flow
 }
 
 func (tr *transcript) marshal() []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Banana transcript: python-foolscap 21.7.0 peer (pypeer.py transcript mode) <-> Go pb.Broker\n")
-	fmt.Fprintf(&b, "# vocab-index: 1\n# peer-tubid: %s\n# go-tubid: %s\n", tr.peerTubID, goTubID)
+	fmt.Fprintf(&b, "# vocab-index: %d\n# peer-tubid: %s\n# go-tubid: %s\n", tr.vocab, tr.peerTubID, goTubID)
 	for i, f := range tr.flows {
 		who := "go"
 		if f.fromPeer {
@@ -85,6 +87,12 @@ func parseTranscript(data []byte) (*transcript, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "# vocab-index: "):
+			v, err := strconv.Atoi(strings.TrimPrefix(line, "# vocab-index: "))
+			if err != nil || (v != 0 && v != 1) {
+				return nil, fmt.Errorf("bad vocab-index line %q", line)
+			}
+			tr.vocab = v
 		case strings.HasPrefix(line, "# peer-tubid: "):
 			tr.peerTubID = strings.TrimPrefix(line, "# peer-tubid: ")
 		case strings.HasPrefix(line, "#"), line == "":
@@ -119,9 +127,9 @@ func transcriptObjects() map[string]Referenceable {
 	return map[string]Referenceable{"goecho": &echoObj{}}
 }
 
-func recordTranscript(t *testing.T, name string) {
+func recordTranscript(t *testing.T, name string, vocab int) {
 	var rec *recordingConn
-	p := startPython(t, "transcript", transcriptObjects(), func(c net.Conn) net.Conn {
+	p := startPython(t, "transcript", vocab, transcriptObjects(), func(c net.Conn) net.Conn {
 		rec = &recordingConn{Conn: c}
 		return rec
 	})
@@ -130,7 +138,7 @@ func recordTranscript(t *testing.T, name string) {
 		t.Fatal("not writing a transcript from a failed run")
 	}
 	p.broker.Close()
-	tr := &transcript{peerTubID: p.broker.PeerTubID(), flows: rec.flows}
+	tr := &transcript{peerTubID: p.broker.PeerTubID(), vocab: vocab, flows: rec.flows}
 	if err := os.MkdirAll(transcriptDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +166,7 @@ func replayTranscript(t *testing.T, path string) error {
 	}
 	goSide, peer := net.Pipe()
 	objs := transcriptObjects()
-	b := NewBroker(BrokerConfig{Conn: goSide, PeerTubID: tr.peerTubID, VocabIndex: 1, KeepaliveTimeout: -1,
+	b := NewBroker(BrokerConfig{Conn: goSide, PeerTubID: tr.peerTubID, VocabIndex: tr.vocab, KeepaliveTimeout: -1,
 		Local: func(n string) (Referenceable, bool) { o, ok := objs[n]; return o, ok }})
 	serve := make(chan error, 1)
 	go func() { serve <- b.Serve(context.Background()) }()
@@ -199,7 +207,14 @@ func readFull(c net.Conn, buf []byte) (int, error) {
 }
 
 func TestTranscripts(t *testing.T) {
-	for _, name := range []string{"call-every-value-and-reference.txt"} {
+	for _, tc := range []struct {
+		name  string
+		vocab int
+	}{
+		{"call-every-value-and-reference.txt", 1},
+		{"call-every-value-and-reference-vocab0.txt", 0},
+	} {
+		name := tc.name
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(transcriptDir, name)
 			err := replayTranscript(t, path)
@@ -210,7 +225,7 @@ func TestTranscripts(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("replay failed (%v); re-recording against python-foolscap", err)
-			recordTranscript(t, name)
+			recordTranscript(t, name, tc.vocab)
 			if err := replayTranscript(t, path); err != nil {
 				t.Fatalf("replay of the new recording: %v", err)
 			}

@@ -5,11 +5,12 @@ negotiate.py's switchToBanana does after negotiation, but without TLS or
 negotiation: the Go test listens, this script connects and both sides
 start speaking Banana with initial vocab table 1.
 
-Usage: pypeer.py PORT GO_TUBID MODE
+Usage: pypeer.py PORT GO_TUBID MODE [VOCAB_INDEX]
   MODE "interop":    serve Python objects to Go and run the Python-side
                      checks against Go's objects.
   MODE "transcript": only the deterministic Python-side checks, for
                      recording a transcript.
+  VOCAB_INDEX is the initial-vocab-table-index, 1 (default) or 0.
 
 Output (stdout, one JSON object per line):
   {"ready": true, "tubid": ...}           once connected
@@ -211,13 +212,14 @@ class Checker:
 
 
 class PeerProtocol(protocol.Protocol):
-    def __init__(self, tub, go_tubid, mode):
+    def __init__(self, tub, go_tubid, mode, vocab):
         self.tub = tub
         self.go_tubid = go_tubid
         self.mode = mode
+        self.vocab = vocab
 
     def connectionMade(self):
-        params = {"banana-decision-version": "3", "initial-vocab-table-index": 1}
+        params = {"banana-decision-version": "3", "initial-vocab-table-index": self.vocab}
         b = broker.Broker(TubRef(self.go_tubid), params, None, None, info.ConnectionInfo())
         b.setTub(self.tub)
         self.broker = b
@@ -237,8 +239,8 @@ class PeerProtocol(protocol.Protocol):
 
 
 class Factory(protocol.ClientFactory):
-    def __init__(self, tub, go_tubid, mode):
-        self.args = (tub, go_tubid, mode)
+    def __init__(self, tub, go_tubid, mode, vocab):
+        self.args = (tub, go_tubid, mode, vocab)
 
     def buildProtocol(self, addr):
         return PeerProtocol(*self.args)
@@ -250,13 +252,14 @@ class Factory(protocol.ClientFactory):
 
 def main():
     port, go_tubid, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    vocab = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     tub = Tub()
     tub.setLocation("tcp:127.0.0.1:1")
     objs = {"pyecho": PyEcho(), "pytarget": PyTarget()}
     for name, obj in objs.items():
         tub.registerReference(obj, name)
     tub._test_objs = objs
-    reactor.connectTCP("127.0.0.1", port, Factory(tub, go_tubid, mode))
+    reactor.connectTCP("127.0.0.1", port, Factory(tub, go_tubid, mode, vocab))
     reactor.run()
 
 
