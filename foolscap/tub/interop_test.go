@@ -133,9 +133,9 @@ func TestPythonCallsGo(t *testing.T) {
 					t.Errorf("python caller: %s", l)
 				}
 			}
-			// connected + 21 echoes + error + callback
-			if ok != 24 {
-				t.Errorf("python caller reported %d OK checks, want 24", ok)
+			// connected + 22 echoes + error + callback
+			if ok != 25 {
+				t.Errorf("python caller reported %d OK checks, want 25", ok)
 			}
 		})
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
@@ -685,13 +684,4 @@ func short(tubID string) string {
 		return tubID[:8]
 	}
 	return tubID
-}
-
-// hostsOf is used in logs: the hints of a FURL without its swissnum.
-func hostsOf(f *furl.FURL) string {
-	var s []string
-	for _, h := range f.Hints {
-		s = append(s, h.String())
-	}
-	return strings.Join(s, ",")
 }

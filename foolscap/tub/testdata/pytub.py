@@ -119,15 +119,14 @@ def call(furl):
             else:
                 failures += 1
                 print("FAIL echo", i, repr(v), "->", repr(got), flush=True)
-        try:
-            yield ref.callRemote("fail", "boom from python")
-            print("FAIL error no-exception", flush=True)
-        except Exception as e:
-            s = str(e)
-            if "boom from python" in s:
-                print("OK error", type(e).__name__, flush=True)
-            else:
-                print("FAIL error", repr(e), flush=True)
+        # A CopiedFailure cannot be thrown into an inlineCallbacks generator
+        # on Python 3 (python-foolscap quirk), so look at it as a Failure.
+        kind, res = yield ref.callRemote("fail", "boom from python").addCallbacks(
+            lambda r: ("answer", r), lambda f: ("failure", f))
+        if kind == "failure" and "boom from python" in str(res.value):
+            print("OK error", res.type, flush=True)
+        else:
+            print("FAIL error", kind, repr(res), flush=True)
         cb = Callback()
         got = yield ref.callRemote("call_back", cb, "ping")
         print("OK callback" if tuple(got) == ("py-got", "ping") and cb.seen == ["ping"]
