@@ -16,6 +16,7 @@
 //	run DIR                   run the gatherer DIR holds, in the foreground
 //	reclassify DIR            rebuild DIR/classified/ from DIR/incidents/
 //	dump FILE                 print a flogfile as "flogtool dump" does
+//	tail FURL|FILE|DIR        follow a node's events as "flogtool tail" does
 //	help [COMMAND|rules]      usage, and the classification rules syntax
 //
 // Directories made by flogtool run too: the kind is detected from

@@ -38,6 +38,10 @@ type app struct {
 	hup <-chan os.Signal
 	// now is the services' clock; nil means time.Now.
 	now func() time.Time
+	// connect is the Tub seam of "tail"; nil means defaultConnect.
+	connect ConnectFunc
+	// loc is the zone of tail's *-local time stamps; nil means time.Local.
+	loc *time.Location
 }
 
 func commands() map[string]command {
@@ -46,6 +50,7 @@ func commands() map[string]command {
 		"create-gatherer":          {summary: "Create a directory for a log gatherer", usage: createLogUsage, run: runCreateLog},
 		"run":                      {summary: "Run the gatherer a directory holds, in the foreground", usage: runUsage, run: runRun},
 		"dump":                     {summary: "Print a flogfile as 'flogtool dump' does", usage: dumpUsage, run: runDump},
+		"tail":                     {summary: "Follow a node's log events, as 'flogtool tail' does", usage: tailUsage, run: runTail},
 		"reclassify":               {summary: "Rebuild an incident gatherer's classified/ from its incidents/", usage: reclassifyUsage, run: runReclassify},
 	}
 }
