@@ -44,6 +44,8 @@ type Decoder struct {
 	errBuf   []byte
 
 	scope   *scope // reference scope of the current top-level message
+	seqs    []*Seq // reused, one per depth
+	scratch []byte // reused body buffer for text
 	msgLeft int    // MaxMessageBytes budget left in the current message
 	fatal   error  // first fatal error; every later call returns it
 }
@@ -182,6 +184,28 @@ func (d *Decoder) ReadBody() ([]byte, error) {
 	}
 	d.off += n
 	d.pending = 0
+	return buf, nil
+}
+
+// readBodyScratch reads the pending body into a reused buffer, valid until
+// the next read.
+func (d *Decoder) readBodyScratch() ([]byte, error) {
+	if d.fatal != nil {
+		return nil, d.fatal
+	}
+	n := int(d.pending)
+	if cap(d.scratch) < n {
+		d.scratch = make([]byte, n)
+	}
+	buf := d.scratch[:n]
+	if _, err := io.ReadFull(d.r, buf); err != nil {
+		return nil, d.ioErr(err, true)
+	}
+	d.off += int64(n)
+	d.pending = 0
+	if cap(d.scratch) > 1<<16 {
+		d.scratch = nil // do not pin a large buffer between messages
+	}
 	return buf, nil
 }
 

@@ -3,6 +3,7 @@ package banana
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -130,7 +131,7 @@ func TestStrictPrefixes(t *testing.T) {
 		full := mustHex(t, tc.hex)
 		for n := 0; n < len(full); n++ {
 			d := newTestDecoder(full[:n], tc.open)
-			d.scope = &scope{done: map[uint64]any{}, open: map[uint64][]fixup{}}
+			d.scope = newScope(d.nextOpen)
 			var err error
 			for range tc.vals {
 				if _, err = d.ReadValue(); err != nil {
@@ -181,5 +182,40 @@ func TestCycleIdentity(t *testing.T) {
 	inner := tup[0].(List)
 	if got := inner[0].(Tuple); &got[0] != &tup[0] {
 		t.Fatal("the reference did not resolve to the enclosing tuple")
+	}
+}
+
+// TestDictDuplicatesLarge checks duplicate detection past the small-dict
+// scan, across number types (1 == 1.0 == True in Python).
+func TestDictDuplicatesLarge(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dup  string
+		want error
+	}{
+		{"distinct", "0582 'other 0181", nil},
+		{"int again", "0581 0181", ErrDuplicateKey},
+		{"float equal to an int", "84 4014000000000000 0181", ErrDuplicateKey},
+		{"list key", "0188 0487 0189 0181", ErrUnhashableKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var parts []string
+			parts = append(parts, "0088 0387")
+			for i := range 20 {
+				parts = append(parts, fmt.Sprintf("%02x81 0181", i))
+			}
+			parts = append(parts, tc.dup, "0089", noneMsg)
+			d := NewDecoder(bytes.NewReader(hexs(t, parts...)), DecoderOptions{VocabIndex: 1})
+			v, err := d.ReadMessage()
+			if tc.want == nil {
+				if err != nil || v.(*Dict).Len() != 21 {
+					t.Fatalf("got %v %v", v, err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

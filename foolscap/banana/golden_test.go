@@ -175,7 +175,7 @@ func TestGoldenDecode(t *testing.T) {
 				got = []any{v}
 			} else {
 				// Several values share one scope: wrap them as a test sequence.
-				d.scope = &scope{done: map[uint64]any{}, open: map[uint64][]fixup{}}
+				d.scope = newScope(d.nextOpen)
 				for range tc.vals {
 					tok, err := d.nextData()
 					if err != nil {

@@ -19,6 +19,29 @@ func hashKey(v any) (string, bool) {
 	return b.String(), true
 }
 
+// hashable reports whether Python could use v as a dict key.
+func hashable(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, int, int64, *big.Int, float64, string, []byte, Decimal:
+		return true
+	case Tuple:
+		for _, e := range x {
+			if !hashable(e) {
+				return false
+			}
+		}
+		return true
+	case FrozenSet:
+		for _, e := range x {
+			if !hashable(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 func appendHashKey(b *strings.Builder, v any) bool {
 	switch x := v.(type) {
 	case nil:

@@ -12,7 +12,7 @@ import (
 // OpenHandler decodes the body of an open type that the value model does
 // not know (PB's call, answer, my-reference, ...). It reads children with
 // s.Next and may stop before the CLOSE: the decoder then requires the CLOSE
-// next. A handler returning a *Violation abandons the sequence (the decoder
+// next. s is valid only until the handler returns. A handler returning a *Violation abandons the sequence (the decoder
 // discards what is left of it); any other error is returned as is and
 // should be a *ConnError.
 type OpenHandler func(s *Seq) (any, error)
@@ -100,10 +100,40 @@ func (s *Seq) next() (any, bool, error) {
 	return v, true, nil
 }
 
-// scope is the reference scope of one top-level message.
+// scope is the reference scope of one top-level message. Objects are
+// numbered by their OPEN count, consecutive from base within a message.
 type scope struct {
-	done map[uint64]any
-	open map[uint64][]fixup
+	base uint64
+	objs []any // by id-base: nil = not an object, openMarker{} while open
+	fix  map[uint64][]fixup
+}
+
+type openMarker struct{}
+
+func newScope(base uint64) *scope { return &scope{base: base} }
+
+// get returns the object numbered id: its value, or open=true while it
+// is still being decoded.
+func (sc *scope) get(id uint64) (v any, open, found bool) {
+	if id < sc.base || id-sc.base >= uint64(len(sc.objs)) {
+		return nil, false, false
+	}
+	v = sc.objs[id-sc.base]
+	if _, isOpen := v.(openMarker); isOpen {
+		return nil, true, true
+	}
+	return v, false, v != nil
+}
+
+func (sc *scope) set(id uint64, v any) {
+	if id < sc.base {
+		return
+	}
+	i := id - sc.base
+	for uint64(len(sc.objs)) <= i {
+		sc.objs = append(sc.objs, nil)
+	}
+	sc.objs[i] = v
 }
 
 // pendingRef stands for a reference to a container that is still open.
@@ -151,7 +181,7 @@ func (d *Decoder) ReadMessage() (any, error) {
 }
 
 func (d *Decoder) readTop(onlyOpen bool) (any, error) {
-	d.scope = &scope{done: map[uint64]any{}, open: map[uint64][]fixup{}}
+	d.scope = newScope(d.nextOpen)
 	d.msgLeft = d.lim.MaxMessageBytes
 	defer func() { d.scope = nil }()
 	tok, err := d.nextData()
@@ -307,7 +337,13 @@ func (d *Decoder) discard(header uint64) error {
 
 // readOpen decodes the sequence started by the OPEN token tok.
 func (d *Decoder) readOpen(tok Token, depth int) (any, error) {
-	s := &Seq{d: d, header: tok.Header, id: d.nextOpen, depth: depth}
+	// One Seq per depth is reused: a sequence is finished before another
+	// one at its depth starts, and handlers must not keep their Seq.
+	for len(d.seqs) <= depth {
+		d.seqs = append(d.seqs, &Seq{})
+	}
+	s := d.seqs[depth]
+	*s = Seq{d: d, header: tok.Header, id: d.nextOpen, depth: depth}
 	d.nextOpen++
 	if tok.BigHeader != nil {
 		return nil, d.connErr(tok.Offset, true, fmt.Errorf("%w: OPEN id too large", ErrLostSync))
@@ -423,21 +459,14 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 		}
 		return n == 1, nil
 	case "unicode", "decimal":
-		v, ok, err := s.Next()
+		text, err := d.readText(s)
 		if err != nil {
 			return nil, err
 		}
-		b, isBytes := v.([]byte)
-		if !ok || !isBytes {
-			return nil, Violationf("%w: %s needs one STRING", ErrUnexpectedToken, s.typ)
-		}
-		if !utf8.Valid(b) {
-			return nil, NewViolation(ErrBadUnicode)
-		}
 		if s.typ == "decimal" {
-			return Decimal(b), nil
+			return Decimal(text), nil
 		}
-		return string(b), nil
+		return text, nil
 	case "reference":
 		v, ok, err := s.Next()
 		if err != nil {
@@ -447,11 +476,12 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 		if !ok || !isInt || n < 0 {
 			return nil, Violationf("%w: reference needs one INT", ErrUnexpectedToken)
 		}
-		if obj, found := d.scope.done[uint64(n)]; found {
-			return obj, nil
-		}
-		if _, found := d.scope.open[uint64(n)]; found {
+		obj, open, found := d.scope.get(uint64(n))
+		switch {
+		case open:
 			return &pendingRef{id: uint64(n)}, nil
+		case found:
+			return obj, nil
 		}
 		return nil, Violationf("%w %d", ErrBadReference, n)
 	case "list", "tuple", "set", "immutable-set":
@@ -464,10 +494,55 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 	return nil, Violationf("%w %q", ErrUnknownOpenType, s.typ)
 }
 
+// readText reads the one STRING or VOCAB child of a unicode or decimal
+// sequence as UTF-8 text, through a scratch buffer so that the text is
+// allocated once.
+func (d *Decoder) readText(s *Seq) (string, error) {
+	tok, err := d.nextData()
+	if err != nil {
+		return "", err
+	}
+	var b []byte
+	switch tok.Type {
+	case TypeVocab:
+		b = tok.Body
+	case TypeString:
+		if tok.Header > uint64(d.lim.MaxStringBytes) {
+			return "", &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrStringTooLong, tok.Header, d.lim.MaxStringBytes)}
+		}
+		if err := d.charge(tok.Header, tok.Offset); err != nil {
+			return "", err
+		}
+		if b, err = d.readBodyScratch(); err != nil {
+			return "", err
+		}
+	case TypeClose:
+		if err := d.checkClose(tok, s); err != nil {
+			return "", err
+		}
+		return "", Violationf("%w: %s needs one STRING", ErrUnexpectedToken, s.typ)
+	case TypeAbort:
+		return "", &Violation{Offset: tok.Offset, Err: ErrAborted}
+	case TypeOpen:
+		d.nextOpen++
+		if err := d.discard(tok.Header); err != nil {
+			return "", err
+		}
+		return "", Violationf("%w: %s needs one STRING, not a sequence", ErrUnexpectedToken, s.typ)
+	default:
+		return "", Violationf("%w: %s needs one STRING, not %v", ErrUnexpectedToken, s.typ, tok.Type)
+	}
+	if !utf8.Valid(b) {
+		return "", NewViolation(ErrBadUnicode)
+	}
+	s.count++
+	return string(b), nil
+}
+
 // track marks s as an open container that references may point to.
 func (d *Decoder) track(s *Seq) {
 	if d.scope != nil {
-		d.scope.open[s.id] = nil
+		d.scope.set(s.id, openMarker{})
 	}
 }
 
@@ -477,11 +552,11 @@ func (d *Decoder) finish(s *Seq, v any) {
 	if d.scope == nil {
 		return
 	}
-	for _, f := range d.scope.open[s.id] {
+	for _, f := range d.scope.fix[s.id] {
 		setElem(f.h.v, f.index, v)
 	}
-	delete(d.scope.open, s.id)
-	d.scope.done[s.id] = v
+	delete(d.scope.fix, s.id)
+	d.scope.set(s.id, v)
 }
 
 // pend registers a child that is a reference to an open container.
@@ -489,7 +564,10 @@ func (d *Decoder) pend(h **holder, ref *pendingRef, index int) {
 	if *h == nil {
 		*h = &holder{}
 	}
-	d.scope.open[ref.id] = append(d.scope.open[ref.id], fixup{h: *h, index: index})
+	if d.scope.fix == nil {
+		d.scope.fix = map[uint64][]fixup{}
+	}
+	d.scope.fix[ref.id] = append(d.scope.fix[ref.id], fixup{h: *h, index: index})
 }
 
 func setElem(container any, i int, v any) {
@@ -569,7 +647,7 @@ func nonNil(items []any) []any {
 func (d *Decoder) readDict(s *Seq) (any, error) {
 	d.track(s)
 	dict := &Dict{}
-	seen := map[string]struct{}{}
+	var seen map[string]struct{} // built once the dict is too big to scan
 	var h *holder
 	for {
 		k, ok, err := s.next()
@@ -582,14 +660,9 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 		if _, pend := k.(*pendingRef); pend {
 			return nil, NewViolation(ErrUnhashableKey)
 		}
-		hk, hashable := hashKey(k)
-		if !hashable {
-			return nil, d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))
+		if err := d.checkKey(dict, &seen, k); err != nil {
+			return nil, err
 		}
-		if _, dup := seen[hk]; dup {
-			return nil, d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrDuplicateKey))
-		}
-		seen[hk] = struct{}{}
 		v, ok, err := s.next()
 		if err != nil {
 			return nil, err
@@ -610,6 +683,41 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 	}
 	d.finish(s, dict)
 	return dict, nil
+}
+
+// smallDict is the size up to which duplicate keys are found by scanning.
+const smallDict = 16
+
+// checkKey rejects an unhashable or duplicate key, fatally as
+// python-foolscap does.
+func (d *Decoder) checkKey(dict *Dict, seen *map[string]struct{}, k any) error {
+	if len(dict.Items) < smallDict {
+		if !hashable(k) {
+			return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))
+		}
+		for _, it := range dict.Items {
+			if KeyEqual(it.Key, k) {
+				return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrDuplicateKey))
+			}
+		}
+		return nil
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, 2*len(dict.Items))
+		for _, it := range dict.Items {
+			hk, _ := hashKey(it.Key)
+			(*seen)[hk] = struct{}{}
+		}
+	}
+	hk, ok := hashKey(k)
+	if !ok {
+		return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))
+	}
+	if _, dup := (*seen)[hk]; dup {
+		return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrDuplicateKey))
+	}
+	(*seen)[hk] = struct{}{}
+	return nil
 }
 
 func (d *Decoder) readCopyable(s *Seq) (any, error) {
