@@ -6,7 +6,9 @@
 # For each flavour it builds, with debootstrap, build/rootfs/FLAVOUR (kept: process
 # mode runs Tahoe in a chroot of it, see chroot.sh) and imports it as the image
 # gatherer-peer-FLAVOUR:HASH, also tagged :latest. HASH is a digest of the recipe
-# (this script and FLAVOUR.*), so nothing is rebuilt while the recipe is unchanged.
+# (FLAVOUR.*, chroot.sh and the root filesystem steps below), so nothing is rebuilt while the recipe is unchanged:
+# an existing image skips the root filesystem entirely, and --rootfs-only builds
+# just the root filesystem (for process mode, where no Docker engine runs).
 #
 #   bookworm: python3-foolscap 21.7, flogtool, twistd3 (Debian bookworm)
 #   trixie:   tahoe-lafs 1.20 + python3-foolscap 24.9 + curl (Debian trixie)
@@ -28,9 +30,14 @@ die() { log "error: $*"; exit 1; }
 # packages FILE: the package names in FILE, comments and blank lines dropped.
 packages() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1" | tr -s '[:space:]' ' '; }
 
-# recipe_hash FLAVOUR: 12 hex digits over every input of the recipe.
+# recipe_hash FLAVOUR: 12 hex digits over every input of the recipe: the
+# flavour's package lists and the code that turns them into a root filesystem
+# (so editing the rest of this script rebuilds nothing).
 recipe_hash() {
-	(cd "$here" && cat build.sh "$1".*) | sha256sum | cut -c1-12
+	{
+		declare -f packages build_rootfs
+		cat "$here/chroot.sh" "$here/$1".*
+	} | sha256sum | cut -c1-12
 }
 
 build_rootfs() {
@@ -84,6 +91,12 @@ build_image() {
 			docker import --message "gatherer conformance peer, recipe $hash" - "$name:$hash" >/dev/null
 	fi
 	docker tag "$name:$hash" "$name:latest"
+	# Drop images of older recipes.
+	local old
+	for old in $(docker images --format '{{.Tag}}' "$name" | grep -vx -e latest -e "$hash"); do
+		log "$flavour: removing $name:$old (older recipe)"
+		docker rmi "$name:$old" >/dev/null || true
+	done
 }
 
 main() {
@@ -98,11 +111,20 @@ main() {
 		shift
 	done
 	((${#flavours[@]})) || flavours=(bookworm trixie)
+	# A go.mod makes the root filesystems a module of their own, so that the
+	# repository's `go ... ./...` never walks into them (or their /proc).
+	mkdir -p "$rootfs_dir"
+	[[ -f $rootfs_dir/go.mod ]] || printf 'module gatherer.invalid/rootfs\n' >"$rootfs_dir/go.mod"
 	local f h
 	for f in "${flavours[@]}"; do
 		h=$(recipe_hash "$f")
 		if $print_tag; then
 			echo "gatherer-peer-$f:$h"
+			continue
+		fi
+		if ! $rootfs_only && docker image inspect "gatherer-peer-$f:$h" >/dev/null 2>&1; then
+			# The image is current: no root filesystem is needed for it.
+			build_image "$f" "$h"
 			continue
 		fi
 		build_rootfs "$f" "$h"
