@@ -198,7 +198,9 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	defer logf.Close()
-	log := slog.New(twistdlog.New(logf, twistdlog.Options{}))
+	th := twistdlog.New(logf, twistdlog.Options{})
+	log := slog.New(th)
+	tubLog := slog.New(th.WithSystem("foolscap"))
 
 	if a.signals {
 		var stop context.CancelFunc
@@ -213,7 +215,7 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		hup = c
 	}
 
-	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, hup, stdout, stderr); err != nil {
+	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, tubLog, hup, stdout, stderr); err != nil {
 		log.Error("gatherer stopped on an error", "err", err)
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
@@ -226,7 +228,7 @@ type runFlags struct {
 	fetchTimeout     time.Duration
 }
 
-func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log, tubLog *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
 	sc := ServeConfig{
 		Dir:           dir,
 		Port:          cfg.port,
@@ -235,7 +237,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 		FURLFile:      filepath.Join(dir, "log_gatherer.furl"),
 		RootInterface: rootInterface,
 		Ready:         func(furl string) { fmt.Fprintln(stdout, "Gatherer waiting at:", furl) },
-		Logger:        log,
+		Logger:        tubLog,
 	}
 	var shutdown func(context.Context) error
 	var rotate func(context.Context)

@@ -60,12 +60,8 @@ type ServeFunc func(ctx context.Context, cfg ServeConfig) error
 // rootInterface is the gatherer's RemoteInterface name.
 const rootInterface = "RILogGatherer.foolscap.lothar.com"
 
-// errNoTub is what defaultServe returns until foolscap/tub is wired in.
-var errNoTub = errors.New("this build has no Foolscap Tub yet (foolscap/tub is not wired into cmd/gatherer); the gatherer cannot accept connections")
+// errNoTub is what a missing seam reports.
+var errNoTub = errors.New("no Foolscap Tub is configured; the gatherer cannot accept connections")
 
-// defaultServe is the Tub seam: replace its body with foolscap/tub.
-func defaultServe(ctx context.Context, cfg ServeConfig) error {
-	_ = ctx
-	_ = cfg
-	return errNoTub
-}
+// defaultServe is the production Tub (tubserve.go).
+func defaultServe(ctx context.Context, cfg ServeConfig) error { return tubServe(ctx, cfg) }

@@ -51,8 +51,9 @@ type TailPublisher interface {
 // Tub seam of "tail".
 type ConnectFunc func(ctx context.Context, furl string, onConnect func(ctx context.Context, pub TailPublisher)) error
 
-func defaultConnect(context.Context, string, func(context.Context, TailPublisher)) error {
-	return errNoTub
+// defaultConnect is the production connection (tubserve.go).
+func defaultConnect(ctx context.Context, furl string, on func(context.Context, TailPublisher)) error {
+	return tubConnect(ctx, furl, on)
 }
 
 // tailTarget resolves flogtool tail's target argument to a FURL.

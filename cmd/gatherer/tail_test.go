@@ -134,9 +134,11 @@ func TestTailTargets(t *testing.T) {
 		{[]string{"tail", filepath.Join(dir, "missing")}, exitFailure, "can't use tail target"},
 		{[]string{"tail", "-t", "never", "pb://x"}, exitUsage, "--timestamps= must be one of"},
 		{[]string{"tail", "pb://k5rxhgob4sbjqaxdpdjvajqvtjq6b6m6@tcp:h:1/s"}, exitFailure, "no Foolscap Tub"},
+		{[]string{"tail", "pb://not-a-furl"}, exitFailure, "furl"},
 	} {
 		out.Reset()
-		if code := runApp(t.Context(), &app{}, tt.args, &out, &out); code != tt.code || !strings.Contains(out.String(), tt.want) {
+		noTub := func(context.Context, string, func(context.Context, TailPublisher)) error { return errNoTub }
+		if code := runApp(t.Context(), &app{connect: noTub}, tt.args, &out, &out); code != tt.code || !strings.Contains(out.String(), tt.want) {
 			t.Errorf("%v: exit %d %q, want %d %q", tt.args, code, out.String(), tt.code, tt.want)
 		}
 	}

@@ -32,6 +32,31 @@ type Handler struct {
 	opts   Options
 	attrs  string // attributes added with WithAttrs, already rendered
 	groups []string
+	system string // "" means the default systems (see System)
+}
+
+// WithSystem returns a Handler that logs under "<name>#info",
+// "<name>#warn", ... (e.g. "foolscap" for the Tub's own messages, the way
+// twistd shows foolscap.pb.Listener#info).
+func (h *Handler) WithSystem(name string) *Handler {
+	h2 := *h
+	h2.system = name
+	return &h2
+}
+
+func (h *Handler) systemFor(l slog.Level) string {
+	if h.system == "" {
+		return System(l)
+	}
+	switch {
+	case l >= slog.LevelError:
+		return h.system + "#error"
+	case l >= slog.LevelWarn:
+		return h.system + "#warn"
+	case l >= slog.LevelInfo:
+		return h.system + "#info"
+	}
+	return h.system + "#debug"
 }
 
 type output struct {
@@ -80,7 +105,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	if loc == nil {
 		loc = time.Local
 	}
-	prefix := t.In(loc).Format(TimeFormat) + " [" + System(r.Level) + "] "
+	prefix := t.In(loc).Format(TimeFormat) + " [" + h.systemFor(r.Level) + "] "
 	if h.opts.Plain {
 		prefix = ""
 	}

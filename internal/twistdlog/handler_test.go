@@ -42,6 +42,13 @@ func TestHandlerLines(t *testing.T) {
 			want: "x k=\"v w\"\n",
 		},
 		{
+			name: "own system",
+			log: func(l *slog.Logger) {
+				slog.New(l.Handler().(*Handler).WithSystem("foolscap")).Warn("connection lost", "peer", "abc")
+			},
+			want: "2026-11-27T06:08:35+0000 [foolscap#warn] connection lost peer=abc\n",
+		},
+		{
 			name: "debug suppressed",
 			log:  func(l *slog.Logger) { l.Debug("noise") },
 			want: "",
