@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startPythonGatherer runs "twistd3 -n -y gatherer.tac" in dir and returns
+// its FURL; the process is stopped at the end of the test.
+func startPythonGatherer(t *testing.T, dir string) string {
+	t.Helper()
+	cmd := exec.Command("twistd3", "-n", "--pidfile=", "-l", "-", "-y", tacFile)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	furls := make(chan string, 1)
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if f, ok := strings.CutPrefix(sc.Text(), "Gatherer waiting at: "); ok {
+				furls <- f
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		<-drained
+		_ = cmd.Wait()
+	})
+	select {
+	case f := <-furls:
+		return f
+	case <-time.After(30 * time.Second):
+		t.Fatal("the Python gatherer did not start within 30s")
+	}
+	return ""
+}
+
+var rxTimeRE = regexp.MustCompile(`"rx_time": [-0-9.e+]+`)
+
+func decompressFile(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(bzip2.NewReader(f))
+	if err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	return rxTimeRE.ReplaceAllString(string(b), `"rx_time": RX`)
+}
+
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+// TestDifferentialIncidentGatherer: one python-foolscap node publishes its
+// incident to the Python reference incident gatherer and to ours at once.
+// The stored incident files must be identical after decompression except
+// for rx_time, and so must latest and classified/.
+func TestDifferentialIncidentGatherer(t *testing.T) {
+	needFoolscap(t)
+	if _, err := exec.LookPath("twistd3"); err != nil {
+		t.Skip("skipping: twistd3 not installed (python3-twisted)")
+	}
+	if testing.Short() {
+		t.Skip("skipping the 20 s differential test in -short mode")
+	}
+	root := t.TempDir()
+	pyDir, goDir, nodeDir := filepath.Join(root, "py"), filepath.Join(root, "go"), filepath.Join(root, "node")
+	pyPort, goPort := freePort(t), freePort(t)
+
+	create := exec.Command("/usr/bin/flogtool", "create-incident-gatherer", "-q",
+		"--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", pyPort), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", pyPort), pyDir)
+	if out, err := create.CombinedOutput(); err != nil {
+		t.Fatalf("flogtool: %v\n%s", err, out)
+	}
+	plugin, err := os.ReadFile("testdata/producer/classify_demo.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pyDir, "classify_demo.py"), plugin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pyFURL := startPythonGatherer(t, pyDir)
+
+	var out bytes.Buffer
+	if code := runApp(t.Context(), &app{}, []string{"create-incident-gatherer", "-q",
+		"--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", goPort), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", goPort), goDir}, &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	if err := os.WriteFile(filepath.Join(goDir, "classify.rules"), []byte("demo-weird umid=Ab12Cd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goFURLs := make(chan string, 1)
+	a := &app{serve: func(ctx context.Context, cfg ServeConfig) error {
+		ready := cfg.Ready
+		cfg.Ready = func(f string) { ready(f); goFURLs <- f }
+		return tubServe(ctx, cfg)
+	}}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var runOut bytes.Buffer
+	go func() { done <- runApp(ctx, a, []string{"run", goDir}, &runOut, &runOut) }()
+	var goFURL string
+	select {
+	case goFURL = <-goFURLs:
+	case code := <-done:
+		t.Fatalf("our gatherer exited %d: %s", code, runOut.String())
+	}
+
+	furlFile := filepath.Join(root, "gatherers.furls")
+	if err := os.WriteFile(furlFile, []byte(pyFURL+"\n"+goFURL+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The node lingers well past its incident (declared ~2 s in, recorded
+	// ~5 s later, then fetched by both gatherers at once).
+	node := exec.Command("/usr/bin/python3", "testdata/producer/emit_rich.py", nodeDir, furlFile, "16")
+	nodeOut, err := node.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, nodeOut)
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("our gatherer exited %d: %s", code, runOut.String())
+	}
+
+	pyFiles, goFiles := listTree(t, filepath.Join(pyDir, "incidents")), listTree(t, filepath.Join(goDir, "incidents"))
+	if len(pyFiles) < 2 || strings.Join(pyFiles, " ") != strings.Join(goFiles, " ") {
+		t.Fatalf("incident files differ:\npython: %q\nours:   %q\nnode said: %s", pyFiles, goFiles, nodeOut)
+	}
+	for _, f := range pyFiles {
+		p, g := filepath.Join(pyDir, "incidents", f), filepath.Join(goDir, "incidents", f)
+		var want, got string
+		if strings.HasSuffix(f, ".flog.bz2") {
+			want, got = decompressFile(t, p), decompressFile(t, g)
+			for _, must := range []string{`\ud83d\ude00`, "1180591620717411303424", "1e+22", `"@": "Failure"`, strings.Repeat("x", 5000)} {
+				if !strings.Contains(want, must) {
+					t.Errorf("the reference incident lacks %.40q: the node did not log what the test expects", must)
+				}
+			}
+		} else {
+			wb, _ := os.ReadFile(p)
+			gb, _ := os.ReadFile(g)
+			want, got = string(wb), string(gb)
+		}
+		if got != want {
+			t.Errorf("%s differs from the Python gatherer's:\n ours   %.600q\n python %.600q", f, got, want)
+		}
+	}
+	pyCls, _ := os.ReadFile(filepath.Join(pyDir, "classified", "demo-weird"))
+	goCls, _ := os.ReadFile(filepath.Join(goDir, "classified", "demo-weird"))
+	if len(pyCls) == 0 || string(pyCls) != string(goCls) {
+		t.Errorf("classified/demo-weird: ours %q, python %q", goCls, pyCls)
+	}
+}
