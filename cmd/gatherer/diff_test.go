@@ -97,27 +97,73 @@ func listTree(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestDifferentialIncidentGatherer: one python-foolscap node publishes its
-// incident to the Python reference incident gatherer and to ours at once.
-// The stored incident files must be identical after decompression except
-// for rx_time, and so must latest and classified/.
-func TestDifferentialIncidentGatherer(t *testing.T) {
+// startOurGatherer runs "gatherer run dir" with the real Tub and returns
+// its FURL and a function that stops it.
+func startOurGatherer(t *testing.T, dir string) (string, func()) {
+	t.Helper()
+	furls := make(chan string, 1)
+	a := &app{serve: func(ctx context.Context, cfg ServeConfig) error {
+		ready := cfg.Ready
+		cfg.Ready = func(f string) { ready(f); furls <- f }
+		return tubServe(ctx, cfg)
+	}}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan int, 1)
+	var out bytes.Buffer
+	go func() { done <- runApp(ctx, a, []string{"run", dir}, &out, &out) }()
+	select {
+	case f := <-furls:
+		return f, func() {
+			stop()
+			if code := <-done; code != 0 {
+				t.Errorf("our gatherer exited %d: %s", code, out.String())
+			}
+		}
+	case code := <-done:
+		t.Fatalf("our gatherer exited %d: %s", code, out.String())
+	}
+	return "", nil
+}
+
+// createBoth makes a gatherer directory with flogtool and one with ours, on
+// free ports.
+func createBoth(t *testing.T, root, kind string) (pyDir, goDir string) {
+	t.Helper()
+	pyDir, goDir = filepath.Join(root, "py-"+kind), filepath.Join(root, "go-"+kind)
+	for _, d := range []string{pyDir, goDir} {
+		port := freePort(t)
+		args := []string{kind, "-q", "--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", port), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", port), d}
+		if d == pyDir {
+			if out, err := exec.Command("/usr/bin/flogtool", args...).CombinedOutput(); err != nil {
+				t.Fatalf("flogtool: %v\n%s", err, out)
+			}
+			continue
+		}
+		var out bytes.Buffer
+		if code := runApp(t.Context(), &app{}, args, &out, &out); code != 0 {
+			t.Fatal(out.String())
+		}
+	}
+	return pyDir, goDir
+}
+
+// TestDifferentialGatherers: one python-foolscap node publishes to the
+// Python reference incident gatherer and log gatherer and to ours at once.
+// Stored incident files must be identical after decompression except for
+// rx_time, and so must latest and classified/; the log gatherers' files must
+// hold the same lines (but rx_time) from the moment all are subscribed.
+func TestDifferentialGatherers(t *testing.T) {
 	needFoolscap(t)
 	if _, err := exec.LookPath("twistd3"); err != nil {
 		t.Skip("skipping: twistd3 not installed (python3-twisted)")
 	}
 	if testing.Short() {
-		t.Skip("skipping the 20 s differential test in -short mode")
+		t.Skip("skipping the 15 s differential test in -short mode")
 	}
 	root := t.TempDir()
-	pyDir, goDir, nodeDir := filepath.Join(root, "py"), filepath.Join(root, "go"), filepath.Join(root, "node")
-	pyPort, goPort := freePort(t), freePort(t)
-
-	create := exec.Command("/usr/bin/flogtool", "create-incident-gatherer", "-q",
-		"--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", pyPort), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", pyPort), pyDir)
-	if out, err := create.CombinedOutput(); err != nil {
-		t.Fatalf("flogtool: %v\n%s", err, out)
-	}
+	nodeDir := filepath.Join(root, "node")
+	pyDir, goDir := createBoth(t, root, "create-incident-gatherer")
+	pyLog, goLog := createBoth(t, root, "create-gatherer")
 	plugin, err := os.ReadFile("testdata/producer/classify_demo.py")
 	if err != nil {
 		t.Fatal(err)
@@ -125,48 +171,28 @@ func TestDifferentialIncidentGatherer(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(pyDir, "classify_demo.py"), plugin, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pyFURL := startPythonGatherer(t, pyDir)
-
-	var out bytes.Buffer
-	if code := runApp(t.Context(), &app{}, []string{"create-incident-gatherer", "-q",
-		"--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", goPort), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", goPort), goDir}, &out, &out); code != 0 {
-		t.Fatal(out.String())
-	}
 	if err := os.WriteFile(filepath.Join(goDir, "classify.rules"), []byte("demo-weird umid=Ab12Cd\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	goFURLs := make(chan string, 1)
-	a := &app{serve: func(ctx context.Context, cfg ServeConfig) error {
-		ready := cfg.Ready
-		cfg.Ready = func(f string) { ready(f); goFURLs <- f }
-		return tubServe(ctx, cfg)
-	}}
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan int, 1)
-	var runOut bytes.Buffer
-	go func() { done <- runApp(ctx, a, []string{"run", goDir}, &runOut, &runOut) }()
-	var goFURL string
-	select {
-	case goFURL = <-goFURLs:
-	case code := <-done:
-		t.Fatalf("our gatherer exited %d: %s", code, runOut.String())
-	}
+	furls := []string{startPythonGatherer(t, pyDir), startPythonGatherer(t, pyLog)}
+	goIncidentFURL, stopIncident := startOurGatherer(t, goDir)
+	goLogFURL, stopLog := startOurGatherer(t, goLog)
+	furls = append(furls, goIncidentFURL, goLogFURL)
 
 	furlFile := filepath.Join(root, "gatherers.furls")
-	if err := os.WriteFile(furlFile, []byte(pyFURL+"\n"+goFURL+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(furlFile, []byte(strings.Join(furls, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// The node lingers well past its incident (declared ~2 s in, recorded
-	// ~5 s later, then fetched by both gatherers at once).
-	node := exec.Command("/usr/bin/python3", "testdata/producer/emit_rich.py", nodeDir, furlFile, "16")
+	// ~5 s later, then fetched by both gatherers at once) and its late
+	// events (~8 s in).
+	node := exec.Command("/usr/bin/python3", "testdata/producer/emit_rich.py", nodeDir, furlFile, "14")
 	nodeOut, err := node.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, nodeOut)
 	}
-	stop()
-	if code := <-done; code != 0 {
-		t.Fatalf("our gatherer exited %d: %s", code, runOut.String())
-	}
+	stopIncident()
+	stopLog()
 
 	pyFiles, goFiles := listTree(t, filepath.Join(pyDir, "incidents")), listTree(t, filepath.Join(goDir, "incidents"))
 	if len(pyFiles) < 2 || strings.Join(pyFiles, " ") != strings.Join(goFiles, " ") {
@@ -195,5 +221,39 @@ func TestDifferentialIncidentGatherer(t *testing.T) {
 	goCls, _ := os.ReadFile(filepath.Join(goDir, "classified", "demo-weird"))
 	if len(pyCls) == 0 || string(pyCls) != string(goCls) {
 		t.Errorf("classified/demo-weird: ours %q, python %q", goCls, pyCls)
+	}
+
+	compareLogGatherers(t, pyLog, goLog)
+}
+
+// compareLogGatherers compares the lines both log gatherers wrote from the
+// marker event on.
+func compareLogGatherers(t *testing.T, pyDir, goDir string) {
+	t.Helper()
+	fromMarker := func(dir string) []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "from-*.flog"))
+		if len(m) != 1 {
+			t.Fatalf("%s holds %d output files, want 1", dir, len(m))
+		}
+		b, err := os.ReadFile(m[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(rxTimeRE.ReplaceAllString(string(b), `"rx_time": RX`), "\n")
+		for i, l := range lines {
+			if strings.Contains(l, `"message": "marker: `) {
+				return lines[i:]
+			}
+		}
+		t.Fatalf("%s: no marker event in %s", dir, m[0])
+		return nil
+	}
+	py, got := fromMarker(pyDir), fromMarker(goDir)
+	if strings.Join(py, "\n") != strings.Join(got, "\n") {
+		t.Errorf("log gatherer lines differ:\n ours   %.2000q\n python %.2000q", strings.Join(got, "\n"), strings.Join(py, "\n"))
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "after the unserializable event") || strings.Contains(joined, "bytes-key") {
+		t.Errorf("want the unencodable event dropped and the next one kept:\n%.3000s", joined)
 	}
 }

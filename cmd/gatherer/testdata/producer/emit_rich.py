@@ -6,7 +6,10 @@ Listens on 127.0.0.1 only, offers its logport to every gatherer FURL in
 GATHERER_FURLFILE (one per line), logs events that exercise the flogfile
 encoding (non-BMP text, floats at repr edges, ints beyond 64 bits, nested
 argument dicts, a failure with its traceback, a 5,000-character message),
-then one WEIRD event, which makes an incident, and exits after LINGER_SECONDS.
+then one WEIRD event, which makes an incident; 7 s after it has set its
+location (when log gatherers have subscribed) it logs a marker, the same
+events again, one event whose dict has a bytes key (Python's json.dumps
+refuses it) and one more; it exits after LINGER_SECONDS.
 Written for this project (not copied from foolscap); python-foolscap 21.7.
 """
 import sys, os
@@ -28,6 +31,19 @@ tub.setOption("log-gatherer-furlfile", furlfile)
 def go():
     tub.setLocation("tcp:127.0.0.1:%d" % listener._lp.getHost().port)
     print("tubid", tub.getTubID()); sys.stdout.flush()
+    rich()
+    reactor.callLater(1.0, trigger)
+    # Log gatherers only get events logged after they subscribed; the
+    # incident (trigger + 5 s trailing window) is closed by then.
+    reactor.callLater(7.0, later)
+
+def later():
+    log.msg("marker: events from here on reach every log gatherer", facility="rich.marker")
+    rich()
+    log.msg(format="unserializable %(o)s", o=b"raw", keyed={b"bytes-key": 1}, facility="rich.bad")
+    log.msg("after the unserializable event", facility="rich.after")
+
+def rich():
     log.msg("non-BMP \U0001F600 snowman \u2603 caf\u00e9 del\x7f tab\t", facility="rich.text")
     log.msg(format="floats %(a)r %(b)r", a=1e16, b=1e-05,
             edges=[0.1, 1.0, -0.0, 1e22, 5e-324, 1.7976931348623157e308, 1e15, 123456789.125,
@@ -40,7 +56,6 @@ def go():
     except KeyError:
         log.err(failure.Failure(), "caught a KeyError", facility="rich.failure")
     log.msg("x" * 5000, facility="rich.long")
-    reactor.callLater(1.0, trigger)
 
 def trigger():
     log.msg(format="%(label)s-weird happened: %(why)s", label="rich", why="testing",
