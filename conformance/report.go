@@ -67,7 +67,7 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 		status := "pass"
 		if r.Err != nil {
 			status = "**FAIL**"
-			failures = append(failures, fmt.Sprintf("- %s, %s: %s", row, col, oneLine(r.Err.Error())))
+			failures = append(failures, fmt.Sprintf("- %s, %s: %s", escapeCell(row), col, oneLine(r.Err.Error())))
 		}
 		cells[key{row, col}] = append(cells[key{row, col}], status)
 	}

@@ -9,7 +9,8 @@ line, on the same channel:
     containers, which the test driver reaches over the network.
 
 Besides the answers, the peer announces facts unprompted as JSON lines on
-stdout ({"event": "ready", ...}). Answers carry "ok": true or "error": "...".
+stdout ({"event": "ready", ...}). Every answer carries "command" (how the
+driver tells answers from announcements) and "ok": true or "error": "...".
 Commands are dispatched to a dict of callables {name: f(args) -> dict or
 Deferred}. Runs under Debian's /usr/bin/python3 with python3-foolscap.
 """
@@ -47,13 +48,14 @@ class _Control(LineReceiver):
         try:
             words = shlex.split(line)
         except ValueError as e:
-            self._reply({"error": "cannot parse command: %s" % e})
+            self._reply({"error": "cannot parse command: %s" % e, "command": line})
             return
         name, args = words[0], words[1:]
         f = self.commands.get(name)
         if f is None:
             self._reply({"error": "unknown command %r (known: %s)"
-                         % (name, " ".join(sorted(self.commands)))})
+                         % (name, " ".join(sorted(self.commands))),
+                         "command": name})
             return
         d = defer.maybeDeferred(f, args)
 

@@ -21,6 +21,8 @@ usage: /usr/bin/python3 pystats.py --nodedir DIR --gatherer FURL [options]
   --malformed MODE         answer get_stats() badly: not-a-dict | missing-keys |
                            string-values | error (raise) | hang (never answer)
   --disconnect-after N     drop the connection after answering N get_stats calls
+  --str-keys               send the nickname and every key as str, as a Python 3
+                           node would (default: bytes, as Tahoe <= 1.15 on Python 2)
   --port, --listen-interface, --location-host, --control, --allow-stdin-close
                            as in pynode.py
 
@@ -114,7 +116,10 @@ class Peer:
         self.rref = rref
         peerctl.emit({"event": "connected", "gatherer": rref.getRemoteTubID()})
         rref.notifyOnDisconnect(self.disconnected, rref)
-        rref.callRemoteOnly("provide", self.provider, self.opts.nickname.encode("utf-8"))
+        nickname = self.opts.nickname
+        if not self.opts.str_keys:
+            nickname = nickname.encode("utf-8")
+        rref.callRemoteOnly("provide", self.provider, nickname)
         peerctl.emit({"event": "provided", "nickname": self.opts.nickname})
 
     def disconnected(self, rref):
@@ -138,7 +143,11 @@ class Peer:
             raise ValueError("pystats: get_stats failed on purpose")
         if mode == "hang":
             return defer.Deferred()
-        return tahoe_stats(self.started, self.calls)
+        stats = tahoe_stats(self.started, self.calls)
+        if self.opts.str_keys:
+            stats = {k.decode(): {kk.decode(): v for kk, v in d.items()}
+                     for k, d in stats.items()}
+        return stats
 
     # commands
 
@@ -171,6 +180,7 @@ def main(argv):
     p.add_argument("--nickname", default="pystats")
     p.add_argument("--malformed", choices=MALFORMED_MODES)
     p.add_argument("--disconnect-after", type=int, default=0)
+    p.add_argument("--str-keys", action="store_true")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--listen-interface", default="127.0.0.1")
     p.add_argument("--location-host", default="127.0.0.1")

@@ -1,0 +1,177 @@
+package peers
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFURLTubID(t *testing.T) {
+	tests := []struct {
+		name, furl, want string
+	}{
+		{"tcp hint", "pb://yplskmadhs2fhiqui3nln6uv6fzwhvyd@tcp:127.0.0.1:31190/or44up7g", "yplskmadhs2fhiqui3nln6uv6fzwhvyd"},
+		{"legacy hint with newline", "pb://abc@localhost:47239/swiss\n", "abc"},
+		{"not a FURL", "http://example/", ""},
+		{"no hints", "pb://abc", ""},
+		{"empty", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := furlTubID(tc.furl); got != tc.want {
+				t.Errorf("furlTubID(%q) = %q, want %q", tc.furl, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSetLogGatherer(t *testing.T) {
+	const furl = "pb://abc@tcp:127.0.0.1:3118/swiss"
+	tests := []struct {
+		name, cfg, want string
+		wantErr         bool
+	}{
+		{
+			name: "commented key as tahoe create-node writes it",
+			cfg:  "[node]\nnickname = n\n#log_gatherer.furl =\ntub.port = tcp:1\n[client]\n",
+			want: "[node]\nnickname = n\nlog_gatherer.furl = " + furl + "\ntub.port = tcp:1\n[client]\n",
+		},
+		{
+			name: "existing key is replaced",
+			cfg:  "[node]\nlog_gatherer.furl = pb://old@x:1/y\n",
+			want: "[node]\nlog_gatherer.furl = " + furl + "\n",
+		},
+		{
+			name: "no key: added under [node]",
+			cfg:  "[client]\nx = 1\n[node]\nnickname = n\n",
+			want: "[client]\nx = 1\n[node]\nlog_gatherer.furl = " + furl + "\nnickname = n\n",
+		},
+		{
+			name:    "key in another section only is left alone",
+			cfg:     "[client]\n#log_gatherer.furl =\n",
+			wantErr: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "tahoe.cfg")
+			if err := os.WriteFile(path, []byte(tc.cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := setLogGatherer(path, furl)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("setLogGatherer succeeded, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(path)
+			if string(got) != tc.want {
+				t.Errorf("tahoe.cfg =\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCreateArgs(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    GathererSpec
+		want    string
+		wantErr bool
+	}{
+		{"incident", GathererSpec{Kind: KindIncident}, "create-incident-gatherer --port tcp:1 --location tcp:h:1 D", false},
+		{"log with options", GathererSpec{Kind: KindLog, CreateArgs: []string{"--bzip", "--rotate", "20"}}, "create-gatherer --port tcp:1 --location tcp:h:1 --bzip --rotate 20 D", false},
+		{"unknown kind", GathererSpec{Kind: "stats"}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := createArgs(tc.spec, "tcp:1", "tcp:h:1", "D")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("createArgs error = %v, want error %v", err, tc.wantErr)
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("createArgs = %q, want %q", strings.Join(got, " "), tc.want)
+			}
+		})
+	}
+}
+
+// needFoolscap skips the test when Debian's python3 cannot import foolscap.
+func needFoolscap(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command(Python(), "-c", "import foolscap").CombinedOutput(); err != nil {
+		t.Skipf("%s cannot import foolscap (install python3-foolscap: make deps): %v %s", Python(), err, out)
+	}
+}
+
+// TestPynodeControl drives the real pynode.py (python-foolscap 21.7) through
+// the process driver's control channel, with no gatherer: info, an event, an
+// unknown command, and an incident recorded to its log directory.
+func TestPynodeControl(t *testing.T) {
+	needFoolscap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewProcessDriver(Options{Impl: ImplPython, Repo: repo, Dir: t.TempDir(), RunID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	n, err := d.StartNode(ctx, NodeSpec{Name: "node", TrailingDelay: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.TubID) != 32 || furlTubID(n.LogPort) != n.TubID {
+		t.Errorf("node announced tubid %q and logport %q", n.TubID, n.LogPort)
+	}
+	steps := []struct {
+		name, line string
+		wantErr    bool
+		check      func(map[string]any) string
+	}{
+		{"info", "info", false, func(a map[string]any) string {
+			if a["tubid"] != n.TubID || a["foolscap"] != "21.7.0" {
+				return "unexpected info"
+			}
+			return ""
+		}},
+		{"event", "event hello there", false, nil},
+		{"unknown command", "frobnicate", true, nil},
+		{"incident", "incident unit-test", false, func(a map[string]any) string {
+			name, _ := a["incident"].(string)
+			if !strings.HasPrefix(name, "incident-") {
+				return "no incident name"
+			}
+			if _, err := os.Stat(filepath.Join(n.Dir, "logs", "incidents", name+".flog.bz2")); err != nil {
+				return err.Error()
+			}
+			return ""
+		}},
+	}
+	for _, st := range steps {
+		ans, err := n.Command(ctx, st.line)
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: error %v, want error %v; output:\n%s", st.name, err, st.wantErr, n.Output())
+		}
+		if st.check != nil {
+			if msg := st.check(ans); msg != "" {
+				t.Errorf("%s: %s (answer %v)", st.name, msg, ans)
+			}
+		}
+	}
+}
