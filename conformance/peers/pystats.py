@@ -131,7 +131,7 @@ class Peer:
         self.calls += 1
         peerctl.emit({"event": "get_stats", "calls": self.calls})
         if self.opts.disconnect_after and self.calls >= self.opts.disconnect_after:
-            reactor.callLater(0.1, self.disconnect, [])
+            reactor.callLater(0.1, self.drop_connection)
         mode = self.malformed
         if mode == "not-a-dict":
             return [b"counters", 1]
@@ -148,6 +148,11 @@ class Peer:
             stats = {k.decode(): {kk.decode(): v for kk, v in d.items()}
                      for k, d in stats.items()}
         return stats
+
+    def drop_connection(self):
+        # two answers may schedule a drop before the first one happens
+        if self.rref is not None:
+            self.rref.tracker.broker.transport.loseConnection()
 
     # commands
 

@@ -1,12 +1,21 @@
 // Package stats is a drop-in stats gatherer for Tahoe-LAFS nodes.
 //
 // Layer: gatherer. It imports foolscap/banana (the value model of get_stats()
-// answers), gatherer/flog/pyjson (Python's JSON string and float forms) and
-// gatherer/metrics (its own instruments, and the NodeStats
-// snapshot the Prometheus collector reads); it must not import foolscap/pb
-// or foolscap/tub: the remote references reach it through the small
-// Provider interface, which the Foolscap layer adapts. It owns the stats
+// answers), gatherer/flog/pyjson (Python's JSON string and float forms),
+// gatherer/metrics (its own instruments, and the NodeStats snapshot the
+// Prometheus collector reads) and, for its wire side only, foolscap/pb,
+// foolscap/tub, foolscap/negotiate, foolscap/furl and internal/atomicfile;
+// it must not import cmd/ or the other gatherer services. It owns the stats
 // gatherer directory and stats.json.
+//
+// The Service sees nodes only through the small Provider interface. The
+// wire side (wire.go, serve.go) adapts Foolscap to it: Gatherer is the root
+// object (RIStatsGatherer.tahoe.allmydata.com) whose provide() hands a
+// RemoteProvider (the node's *pb.RemoteReference) to Service.Provide, and
+// Serve runs the whole gatherer from its directory: Tub key
+// stats_gatherer.pem, listener from port, FURL hints from location, FURL
+// file stats_gatherer.furl (swissnum kept across restarts), the Service, and
+// optionally /metrics.
 //
 // Behaviour follows Tahoe-LAFS 1.15.1's src/allmydata/stats.py
 // (StatsGatherer, JSONStatsGatherer) and scripts/stats_gatherer.py; facts in
@@ -34,7 +43,8 @@
 // /statistics?t=json (Tahoe 1.16 and later) and merged into the same
 // stats.json under their normalised URL (see web.go).
 //
-// Concurrency: Run owns the poll goroutines (at most MaxConcurrent calls in
+// Concurrency: Serve owns the Tub, the Service's Run and the metrics server,
+// and returns only after all three have stopped. Run owns the poll goroutines (at most MaxConcurrent calls in
 // progress, each bounded by CallTimeout, at most one per node) and the
 // writer goroutine, and returns only after they have exited.
 package stats
