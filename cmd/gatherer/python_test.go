@@ -77,7 +77,8 @@ func TestCreateMatchesFlogtool(t *testing.T) {
 
 // TestDirectoryRunsUnderTwistd starts python-foolscap's gatherer with
 // twistd on a directory we created, to show the directory stays usable
-// with the Python implementation.
+// with the Python implementation, and then ours on the directory Python
+// has used, which must keep its FURL.
 func TestDirectoryRunsUnderTwistd(t *testing.T) {
 	needFoolscap(t)
 	if _, err := exec.LookPath("twistd3"); err != nil {
@@ -94,6 +95,7 @@ func TestDirectoryRunsUnderTwistd(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "port"), []byte("tcp:0:interface=127.0.0.1\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			var pyFURL string
 			cmd := exec.Command("twistd3", "-n", "--pidfile=", "-l", "twistd.log", "-y", tacFile)
 			cmd.Dir = dir
 			stdout, err := cmd.StdoutPipe()
@@ -124,9 +126,20 @@ func TestDirectoryRunsUnderTwistd(t *testing.T) {
 					log, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
 					t.Fatalf("twistd did not start the gatherer; twistd.log:\n%s", log)
 				}
-				t.Log(l)
+				pyFURL = strings.TrimPrefix(l, "Gatherer waiting at: ")
 			case <-time.After(30 * time.Second):
 				t.Fatal("twistd did not print the gatherer's FURL within 30s")
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+
+			// The same directory under our gatherer: same identity
+			// (gatherer.pem), same swissnum (log_gatherer.furl), so the
+			// same FURL.
+			goFURL, stop := startOurGatherer(t, dir)
+			stop()
+			if goFURL != pyFURL {
+				t.Errorf("our gatherer serves %s, the Python one served %s", goFURL, pyFURL)
 			}
 		})
 	}
