@@ -28,7 +28,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # chroot helper).
 DEBIAN_PACKAGES := python3-foolscap python3-twisted bzip2 debootstrap curl ca-certificates util-linux
 
-GATHERER ?= python
+GATHERER ?= both
 MODE ?= auto
 FUZZTIME ?= 60s
 CONFORMANCE_TIMEOUT ?= 30m

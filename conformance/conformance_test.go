@@ -19,7 +19,7 @@ import (
 
 // Settings come from the environment, as `make conformance` passes them:
 //
-//	GATHERER=python|go|both   implementation(s) under test (default python)
+//	GATHERER=python|go|both   implementation(s) under test (default python; make conformance passes both)
 //	MODE=container|process|auto   auto: container if a Docker engine answers
 //	GODOG_TAGS=expr          godog tag expression (e.g. "~@slow")
 //	KEEP_WORK=1              keep scenario directories (reports/work)
