@@ -257,3 +257,105 @@ func compareLogGatherers(t *testing.T, pyDir, goDir string) {
 		t.Errorf("want the unencodable event dropped and the next one kept:\n%.3000s", joined)
 	}
 }
+
+// TestDifferentialTail follows one python-foolscap node with flogtool tail
+// and with ours at once: from the marker event on, both print the same lines
+// and save the same flogfile lines (but rx_time).
+func TestDifferentialTail(t *testing.T) {
+	needFoolscap(t)
+	if testing.Short() {
+		t.Skip("skipping the 10 s differential test in -short mode")
+	}
+	root := t.TempDir()
+	nodeDir := filepath.Join(root, "node")
+	furlFile := filepath.Join(root, "no-gatherers.furls")
+	if err := os.WriteFile(furlFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node := exec.Command("/usr/bin/python3", "testdata/producer/emit_rich.py", nodeDir, furlFile, "11")
+	nodeOut, err := node.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	nodeDone := make(chan struct{})
+	go func() {
+		// The node prints its tubid once its logport FURL is written.
+		sc := bufio.NewScanner(nodeOut)
+		for sc.Scan() {
+		}
+		_ = node.Wait()
+		close(nodeDone)
+	}()
+	t.Cleanup(func() { _ = node.Process.Kill(); <-nodeDone })
+	// Wait for the "tubid" line: the first line the node prints.
+	var logport string
+	for logport == "" {
+		select {
+		case <-nodeDone:
+			t.Fatal("the node exited before writing logport.furl")
+		case <-time.After(100 * time.Millisecond): // polling another process's file
+			if b, err := os.ReadFile(filepath.Join(nodeDir, "logport.furl")); err == nil && len(b) > 0 {
+				logport = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	pySave, goSave := filepath.Join(root, "py.flog"), filepath.Join(root, "go.flog")
+	py := exec.Command("/usr/bin/flogtool", "tail", "--save-to", pySave, logport)
+	var pyOut bytes.Buffer
+	py.Stdout = &pyOut
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	var goOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- runApp(ctx, &app{}, []string{"tail", "--save-to", goSave, logport}, &goOut, &goOut) }()
+	<-nodeDone
+	stop()
+	if code := <-done; code != 0 {
+		t.Errorf("our tail exited %d: %s", code, goOut.String())
+	}
+	_ = py.Process.Signal(os.Interrupt)
+	_ = py.Wait()
+
+	from := func(s, marker string) string {
+		i := strings.Index(s, marker)
+		if i < 0 {
+			t.Fatalf("no %q in:\n%.3000s", marker, s)
+		}
+		s = s[i:]
+		// Up to the end of the node's events (flogtool prints nothing on
+		// disconnect; we print "Disconnected").
+		if j := strings.Index(s, "after the unserializable event"); j >= 0 {
+			s = s[:j]
+		}
+		return rxTimeRE.ReplaceAllString(s, `"rx_time": RX`)
+	}
+	const marker = "marker: events from here on"
+	if got, want := from(goOut.String(), marker), from(pyOut.String(), marker); got != want {
+		t.Errorf("printed lines differ: %s", firstDiff(got, want))
+	}
+	if head := strings.SplitAfterN(pyOut.String(), "\n", 4); !strings.HasPrefix(goOut.String(), strings.Join(head[:3], "")) {
+		t.Errorf("first lines: ours %.200q, flogtool %.200q", goOut.String(), strings.Join(head[:3], ""))
+	}
+	pb, _ := os.ReadFile(pySave)
+	gb, _ := os.ReadFile(goSave)
+	// flogtool's saver is a buffered file that is not flushed when tail is
+	// interrupted, so its file may end early; ours is flushed per line.
+	if got, want := from(string(gb), marker), from(string(pb), marker); !strings.HasPrefix(got, want) || len(want) < 1000 {
+		t.Errorf("saved lines differ: %s", firstDiff(got, want))
+	}
+}
+
+// firstDiff shows where two texts part.
+func firstDiff(got, want string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	lo := max(i-200, 0)
+	return fmt.Sprintf("at byte %d:\n ours      %q\n reference %q", i, got[lo:min(i+300, len(got))], want[lo:min(i+300, len(want))])
+}

@@ -218,7 +218,11 @@ func (t *tailer) Msg(_ context.Context, event any) error {
 		}
 		rx := float64(t.now().UnixNano()) / 1e9
 		if err := t.save.WriteEvent(t.from, rx, ev); err != nil {
-			fmt.Fprintf(t.out, "GATHERER: unable to serialize %s: %v\n", flogRepr(event), err)
+			// flogtool prints json.dumps's own message.
+			for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+				err = u
+			}
+			fmt.Fprintf(t.out, "GATHERER: unable to serialize %s: %v\n", flogRepr(ev), err)
 		} else if err := t.save.Flush(); err != nil {
 			fmt.Fprintf(t.out, "ERROR saving an event: %v\n", err)
 		}

@@ -1,6 +1,7 @@
 """A python-foolscap node for the differential tests of cmd/gatherer.
 
 usage: /usr/bin/python3 emit_rich.py NODEDIR GATHERER_FURLFILE LINGER_SECONDS
+(NODEDIR/logport.furl is the logport's FURL, for "tail")
 
 Listens on 127.0.0.1 only, offers its logport to every gatherer FURL in
 GATHERER_FURLFILE (one per line), logs events that exercise the flogfile
@@ -27,6 +28,7 @@ tub = Tub(certFile=os.path.join(nodedir, "node.pem"))
 tub.startService()
 listener = tub.listenOn("tcp:0:interface=127.0.0.1")
 tub.setOption("log-gatherer-furlfile", furlfile)
+tub.setOption("logport-furlfile", os.path.join(nodedir, "logport.furl"))
 
 def go():
     tub.setLocation("tcp:127.0.0.1:%d" % listener._lp.getHost().port)
