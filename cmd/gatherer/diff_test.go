@@ -359,3 +359,87 @@ func firstDiff(got, want string) string {
 	lo := max(i-200, 0)
 	return fmt.Sprintf("at byte %d:\n ours      %q\n reference %q", i, got[lo:min(i+300, len(got))], want[lo:min(i+300, len(want))])
 }
+
+// eventually polls cond (state kept by other processes) until it holds.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling another process's files
+	}
+}
+
+func countFiles(pattern string) int {
+	m, _ := filepath.Glob(pattern)
+	return len(m)
+}
+
+// TestRestartCatchUp stops our incident gatherer between two incidents of a
+// real node and starts it again: the node catches it up with exactly the
+// incident it missed (latest honoured), nothing is fetched twice, and the
+// FURL survives the restart.
+func TestRestartCatchUp(t *testing.T) {
+	needFoolscap(t)
+	if testing.Short() {
+		t.Skip("skipping the 8 s restart test in -short mode")
+	}
+	root := t.TempDir()
+	dir, nodeDir := filepath.Join(root, "ig"), filepath.Join(root, "node")
+	port := freePort(t)
+	var out bytes.Buffer
+	if code := runApp(t.Context(), &app{}, []string{"create-incident-gatherer", "-q",
+		"--port", fmt.Sprintf("tcp:%d:interface=127.0.0.1", port), "--location", fmt.Sprintf("tcp:127.0.0.1:%d", port), dir}, &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	if err := os.WriteFile(filepath.Join(dir, "classify.rules"), []byte("demo-weird umid=Ab12Cd\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	furl1, stop := startOurGatherer(t, dir)
+	node := exec.Command("/usr/bin/python3", "testdata/producer/emit_two.py", nodeDir, furl1, "1.5", "3", "10")
+	var nodeOut bytes.Buffer
+	node.Stdout, node.Stderr = &nodeOut, &nodeOut
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Process.Kill(); _ = node.Wait() })
+	stored := filepath.Join(dir, "incidents", "*", "incident-*.flog.bz2")
+	eventually(t, "the first incident", 10*time.Second, func() bool { return countFiles(stored) == 1 })
+	stop()
+	eventually(t, "the node's second incident", 10*time.Second, func() bool {
+		return countFiles(filepath.Join(nodeDir, "logs", "incidents", "incident-*.flog.bz2")) == 2
+	})
+	furl2, stop2 := startOurGatherer(t, dir)
+	if furl2 != furl1 {
+		t.Errorf("FURL changed across the restart: %s, then %s", furl1, furl2)
+	}
+	eventually(t, "the caught-up incident", 15*time.Second, func() bool { return countFiles(stored) == 2 })
+	stop2()
+
+	logb, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
+	log := string(logb)
+	names, _ := filepath.Glob(stored)
+	sort.Strings(names)
+	first := strings.TrimSuffix(filepath.Base(names[0]), ".flog.bz2")
+	for _, want := range []string{"last known incident is \n", "last known incident is " + first + "\n"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("twistd.log lacks %q:\n%s", want, log)
+		}
+	}
+	if n := strings.Count(log, "fetching incident "); n != 2 {
+		t.Errorf("%d fetches, want 2:\n%s", n, log)
+	}
+	cls, _ := os.ReadFile(filepath.Join(dir, "classified", "demo-weird"))
+	if strings.Count(string(cls), "\n") != 2 {
+		t.Errorf("classified/demo-weird = %q", cls)
+	}
+	latest, _ := filepath.Glob(filepath.Join(dir, "incidents", "*", "latest"))
+	if len(latest) == 1 {
+		b, _ := os.ReadFile(latest[0])
+		if want := strings.TrimSuffix(filepath.Base(names[1]), ".flog.bz2") + "\n"; string(b) != want {
+			t.Errorf("latest = %q, want %q", b, want)
+		}
+	}
+}
