@@ -200,7 +200,7 @@ type runningGatherer struct {
 
 // newTestGathererDir makes a stats gatherer directory listening on a free
 // loopback port.
-func newTestGathererDir(ctx context.Context, t *testing.T) string {
+func newTestGathererDir(ctx context.Context, t testing.TB) string {
 	t.Helper()
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
@@ -262,7 +262,7 @@ type statsEntry struct {
 	Stats     map[string]map[string]*json.Number `json:"stats"`
 }
 
-func readStatsJSON(t *testing.T, dir string) map[string]statsEntry {
+func readStatsJSON(t testing.TB, dir string) map[string]statsEntry {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, StatsFile))
 	if os.IsNotExist(err) {
