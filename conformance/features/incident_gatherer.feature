@@ -32,7 +32,25 @@ Feature: Incident gatherer
 
   @tahoe-1.20 @slow
   Scenario: a Tahoe node's incident report is gathered
+    The recipe's "curl --data flop localhost:3456/report_incident" posts a
+    form without a "details" field: the node saves the report all the same,
+    with empty details (observed with Tahoe-LAFS 1.20).
+
     Given a Tahoe node whose log_gatherer.furl points at the incident gatherer
-    When an operator saves an incident report on the node's web page
+    When an operator saves an incident report with "curl --data flop"
     Then the incident gatherer keeps a copy of that incident under the tubid of the node's log Tub
+    And the copy's trigger is the web page's incident report with details ""
     And the incident is listed in the "unknown" classification
+
+  @cross @foolscap-21.7
+  Scenario: our gatherer and the reference keep the same copy of an incident
+    Both implementations gather from one node at the same time; their copies
+    must match byte for byte once decompressed, except for rx_time (the time
+    each gatherer saved the copy).
+
+    Given the other implementation's incident gatherer has been created and started too
+    And a python-foolscap 21.7 node that offers its logs to both incident gatherers
+    And both incident gatherers have subscribed to the node's incidents
+    When the node records an incident
+    Then both incident gatherers keep a copy of that incident under the node's tubid
+    And the two copies are identical apart from their rx_time

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -229,7 +230,7 @@ func (d *containerDriver) run(name, flavour string, cmd []string) (*container, e
 		d.opts.Dir + ":/scenario",
 		PeersDir(d.opts.Repo) + ":/peers:ro",
 	}
-	if d.opts.Impl == ImplGo {
+	if _, err := os.Stat(GathererBinary(d.opts.Repo)); err == nil {
 		mounts = append(mounts, GathererBinary(d.opts.Repo)+":/usr/local/bin/gatherer:ro")
 	}
 	repository, tag, _ := strings.Cut(d.p.images[flavour], ":")
@@ -260,7 +261,11 @@ func (d *containerDriver) run(name, flavour string, cmd []string) (*container, e
 func (d *containerDriver) host(name string) string { return d.prefix + "-" + name }
 
 func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
-	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	impl, err := d.opts.impl(spec)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
 	inside := "/scenario/" + spec.Name
 	args, err := createArgs(spec, fmt.Sprintf("tcp:%d", containerGathererPort),
 		fmt.Sprintf("tcp:%s:%d", d.host(spec.Name), containerGathererPort), inside)
@@ -268,7 +273,7 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 		return nil, err
 	}
 	create, runCmd := "flogtool", "cd "+inside+" && exec twistd3 -n --logfile=twistd.log --pidfile=twistd.pid -y gatherer.tac"
-	if d.opts.Impl == ImplGo {
+	if impl == ImplGo {
 		create, runCmd = "gatherer", "exec gatherer run "+inside
 	}
 	// Create once; a restarted container only runs the gatherer again.
@@ -302,7 +307,7 @@ func (d *containerDriver) waitGatherer(ctx context.Context, g *Gatherer, c *cont
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("start the %s gatherer in a container: %w", d.opts.Impl, err)
+		return fmt.Errorf("start the %s gatherer in a container: %w", g.Impl, err)
 	}
 	return nil
 }
@@ -408,11 +413,12 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 	}
 	t.proc = c
 	t.WebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerWebPort)))
-	t.reportIncident = func(ctx context.Context, details string) (string, error) {
-		out, code, err := c.exec(ctx, "curl", "--silent", "--show-error", "--fail",
-			"--data-urlencode", "details="+details, fmt.Sprintf("http://127.0.0.1:%d/report_incident", containerWebPort))
+	t.curl = func(ctx context.Context, args ...string) (string, error) {
+		// The last argument is a path on the node's web port.
+		args[len(args)-1] = fmt.Sprintf("localhost:%d/%s", containerWebPort, args[len(args)-1])
+		out, code, err := c.exec(ctx, append([]string{"curl"}, args...)...)
 		if err != nil || code != 0 {
-			return out, fmt.Errorf("curl report_incident in the node's container: exit %d, %v: %s", code, err, out)
+			return out, fmt.Errorf("curl %s in the node's container: exit %d, %v: %s", strings.Join(args, " "), code, err, out)
 		}
 		return out, nil
 	}

@@ -75,6 +75,17 @@ func (o Options) logf(format string, args ...any) {
 	}
 }
 
+// impl is the implementation a gatherer spec asks for.
+func (o Options) impl(spec GathererSpec) (string, error) {
+	switch spec.Impl {
+	case "":
+		return o.Impl, nil
+	case ImplPython, ImplGo:
+		return spec.Impl, nil
+	}
+	return "", fmt.Errorf("unknown gatherer implementation %q", spec.Impl)
+}
+
 func (o Options) check() error {
 	if o.Impl != ImplPython && o.Impl != ImplGo {
 		return fmt.Errorf("unknown gatherer implementation %q (want %q or %q)", o.Impl, ImplPython, ImplGo)
@@ -89,6 +100,9 @@ func (o Options) check() error {
 type GathererSpec struct {
 	Name string // peer name, unique in the scenario (directory and host name)
 	Kind string // KindIncident or KindLog
+	// Impl overrides the driver's implementation (for scenarios that run
+	// ours and the reference side by side); "" means Options.Impl.
+	Impl string
 	// Extra arguments for the create command (e.g. "--bzip", "--rotate", "20").
 	CreateArgs []string
 }
@@ -114,6 +128,7 @@ type TahoeSpec struct {
 type Gatherer struct {
 	Name string
 	Kind string
+	Impl string // ImplPython or ImplGo
 	Dir  string // the gatherer's base directory on the host
 	FURL string // as the gatherer wrote it in log_gatherer.furl
 	proc stopper
@@ -143,16 +158,18 @@ type Tahoe struct {
 	Dir     string // the node directory on the host
 	WebURL  string // reachable from the test process
 	LogPort string // contents of private/logport.furl
-	// reportIncident runs `curl` where the node runs (host or container).
-	reportIncident func(ctx context.Context, details string) (string, error)
-	proc           stopper
+	// curl runs curl with these arguments where the node runs (host or
+	// container), against the node's web port.
+	curl func(ctx context.Context, args ...string) (string, error)
+	proc stopper
 }
 
-// ReportIncident saves an incident report through the node's web page
-// (POST /report_incident with the form field "details", as the welcome page
-// does), using curl where the node runs. It returns curl's output.
-func (t *Tahoe) ReportIncident(ctx context.Context, details string) (string, error) {
-	return t.reportIncident(ctx, details)
+// ReportIncident saves an incident report through the node's web page the
+// way the operators' recipe does, `curl --data DATA localhost:WEBPORT/report_incident`
+// run where the node runs. DATA is sent as is (an urlencoded form body: the
+// node reads its field "details"; "flop" carries none). It returns curl's output.
+func (t *Tahoe) ReportIncident(ctx context.Context, data string) (string, error) {
+	return t.curl(ctx, "--silent", "--show-error", "--fail", "--data", data, "report_incident")
 }
 
 // LogTubID is the tubid of the node's log Tub (the one gatherers see): the

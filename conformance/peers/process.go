@@ -132,7 +132,7 @@ func run(ctx context.Context, dir, name string, args ...string) (string, error) 
 }
 
 func (d *processDriver) gathererCommand(g *Gatherer) *exec.Cmd {
-	if d.opts.Impl == ImplGo {
+	if g.Impl == ImplGo {
 		return exec.Command(GathererBinary(d.opts.Repo), "run", g.Dir)
 	}
 	cmd := exec.Command("twistd3", "-n", "--logfile=twistd.log", "--pidfile=twistd.pid", "-y", "gatherer.tac")
@@ -145,14 +145,18 @@ func (d *processDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*
 	if err != nil {
 		return nil, err
 	}
-	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	impl, err := d.opts.impl(spec)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
 	args, err := createArgs(spec, fmt.Sprintf("tcp:%d:interface=127.0.0.1", port),
 		fmt.Sprintf("tcp:127.0.0.1:%d", port), g.Dir)
 	if err != nil {
 		return nil, err
 	}
 	prog := "flogtool"
-	if d.opts.Impl == ImplGo {
+	if impl == ImplGo {
 		prog = GathererBinary(d.opts.Repo)
 	}
 	if _, err := run(ctx, d.opts.Dir, prog, args...); err != nil {
@@ -187,7 +191,7 @@ func (d *processDriver) runGatherer(ctx context.Context, g *Gatherer) error {
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("start the %s gatherer in %s: %w", d.opts.Impl, g.Dir, err)
+		return fmt.Errorf("start the %s gatherer in %s: %w", g.Impl, g.Dir, err)
 	}
 	return nil
 }
@@ -340,9 +344,10 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 	}
 	d.procs = append(d.procs, p)
 	t.proc = p
-	t.reportIncident = func(ctx context.Context, details string) (string, error) {
-		return run(ctx, "", "curl", "--silent", "--show-error", "--fail",
-			"--data-urlencode", "details="+details, t.WebURL+"report_incident")
+	t.curl = func(ctx context.Context, args ...string) (string, error) {
+		// The last argument is a path on the node's web port.
+		args[len(args)-1] = fmt.Sprintf("localhost:%d/%s", web, args[len(args)-1])
+		return run(ctx, "", "curl", args...)
 	}
 	if err := waitTahoe(ctx, t, p.exited, p.output); err != nil {
 		return nil, err

@@ -19,9 +19,15 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the incident gatherer has subscribed to the node's incidents$`, gathererSubscribed)
 	sc.Step(`^the node records an incident$`, nodeRecordsIncident)
 	sc.Step(`^a Tahoe node whose log_gatherer\.furl points at the incident gatherer$`, startTahoe)
-	sc.Step(`^an operator saves an incident report on the node's web page$`, reportIncident)
+	sc.Step(`^an operator saves an incident report with "curl --data ([^"]*)"$`, reportIncident)
 	sc.Step(`^the incident gatherer keeps a copy of that incident under the (?:node's tubid|tubid of the node's log Tub)$`, incidentCopied)
+	sc.Step(`^the copy's trigger is the web page's incident report with details "([^"]*)"$`, triggerIsWebReport)
 	sc.Step(`^the incident is listed in the "([^"]+)" classification$`, incidentClassified)
+	sc.Step(`^the other implementation's incident gatherer has been created and started too$`, startOtherGatherer)
+	sc.Step(`^a python-foolscap (\S+) node that offers its logs to both incident gatherers$`, startNodeForBoth)
+	sc.Step(`^both incident gatherers have subscribed to the node's incidents$`, bothSubscribed)
+	sc.Step(`^both incident gatherers keep a copy of that incident under the node's tubid$`, bothCopied)
+	sc.Step(`^the two copies are identical apart from their rx_time$`, copiesIdentical)
 }
 
 func startIncidentGatherer(ctx context.Context) error {
@@ -39,7 +45,11 @@ func startNode(ctx context.Context, foolscap string) error {
 	if w.gatherer == nil {
 		return errNoGatherer
 	}
-	n, err := w.driver.StartNode(ctx, peers.NodeSpec{Name: "node", Foolscap: foolscap, Gatherers: []string{w.gatherer.FURL}})
+	return w.startNode(ctx, foolscap, w.gatherer.FURL)
+}
+
+func (w *world) startNode(ctx context.Context, foolscap string, furls ...string) error {
+	n, err := w.driver.StartNode(ctx, peers.NodeSpec{Name: "node", Foolscap: foolscap, Gatherers: furls})
 	if err != nil {
 		return err
 	}
@@ -49,9 +59,58 @@ func startNode(ctx context.Context, foolscap string) error {
 }
 
 func gathererSubscribed(ctx context.Context) error {
-	w := getWorld(ctx)
-	_, err := w.node.Command(ctx, "wait-subscribed")
+	_, err := getWorld(ctx).node.Command(ctx, "wait-subscribed 1")
 	return err
+}
+
+func startOtherGatherer(ctx context.Context) error {
+	w := getWorld(ctx)
+	other := peers.ImplGo
+	if w.cfg.Impl == peers.ImplGo {
+		other = peers.ImplPython
+	}
+	g, err := w.driver.StartGatherer(ctx, peers.GathererSpec{Name: "other-incident-gatherer", Kind: peers.KindIncident, Impl: other})
+	if err != nil {
+		return err
+	}
+	w.other = g
+	return nil
+}
+
+func startNodeForBoth(ctx context.Context, foolscap string) error {
+	w := getWorld(ctx)
+	if w.gatherer == nil || w.other == nil {
+		return errNoGatherer
+	}
+	return w.startNode(ctx, foolscap, w.gatherer.FURL, w.other.FURL)
+}
+
+func bothSubscribed(ctx context.Context) error {
+	_, err := getWorld(ctx).node.Command(ctx, "wait-subscribed 2")
+	return err
+}
+
+func bothCopied(ctx context.Context) error {
+	w := getWorld(ctx)
+	for _, g := range []*peers.Gatherer{w.gatherer, w.other} {
+		if err := waitCopy(ctx, g, w.publisher, w.incident); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copiesIdentical(ctx context.Context) error {
+	w := getWorld(ctx)
+	a, err := normalizedFlog(copyPath(w.gatherer, w.publisher, w.incident))
+	if err != nil {
+		return err
+	}
+	b, err := normalizedFlog(copyPath(w.other, w.publisher, w.incident))
+	if err != nil {
+		return err
+	}
+	return sameLines(w.gatherer.Impl, a, w.other.Impl, b)
 }
 
 func nodeRecordsIncident(ctx context.Context) error {
@@ -82,9 +141,9 @@ func startTahoe(ctx context.Context) error {
 	return nil
 }
 
-func reportIncident(ctx context.Context) error {
+func reportIncident(ctx context.Context, data string) error {
 	w := getWorld(ctx)
-	out, err := w.tahoe.ReportIncident(ctx, "disk made a funny noise")
+	out, err := w.tahoe.ReportIncident(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -106,14 +165,39 @@ func reportIncident(ctx context.Context) error {
 
 func incidentCopied(ctx context.Context) error {
 	w := getWorld(ctx)
-	path := filepath.Join(w.gatherer.Dir, "incidents", w.publisher, w.incident+".flog.bz2")
-	return peers.WaitFor(ctx, "the gatherer to write "+path, func(context.Context) (bool, error) {
-		st, err := os.Stat(path)
-		if err != nil {
+	return waitCopy(ctx, w.gatherer, w.publisher, w.incident)
+}
+
+// copyPath is where a gatherer keeps its copy of a publisher's incident.
+func copyPath(g *peers.Gatherer, publisher, incident string) string {
+	return filepath.Join(g.Dir, "incidents", publisher, incident+".flog.bz2")
+}
+
+// waitCopy waits until g's copy of the incident is complete: it decompresses
+// and holds a header (a gatherer may still be writing it when it appears).
+func waitCopy(ctx context.Context, g *peers.Gatherer, publisher, incident string) error {
+	path := copyPath(g, publisher, incident)
+	return peers.WaitFor(ctx, fmt.Sprintf("the %s gatherer to write %s", g.Impl, path), func(context.Context) (bool, error) {
+		if _, err := os.Stat(path); err != nil {
 			return false, nil
 		}
-		return st.Size() > 0, nil
+		_, err := readFlog(path)
+		return err == nil, err
 	})
+}
+
+func triggerIsWebReport(ctx context.Context, details string) error {
+	w := getWorld(ctx)
+	h, err := readFlogHeader(copyPath(w.gatherer, w.publisher, w.incident))
+	if err != nil {
+		return err
+	}
+	tr := h.Header.Trigger
+	const format = "User reports incident through web page: %(details)s"
+	if tr.Umid != "LkD9Pw" || tr.Format != format || tr.Details == nil || *tr.Details != details || h.Header.Type != "incident" {
+		return fmt.Errorf("the copy's header is %+v; want an incident triggered by umid LkD9Pw, format %q, details %q", h.Header, format, details)
+	}
+	return nil
 }
 
 func incidentClassified(ctx context.Context, category string) error {

@@ -47,8 +47,11 @@ type world struct {
 	dir      string
 	driver   peers.Driver
 	gatherer *peers.Gatherer
-	node     *peers.Node
-	tahoe    *peers.Tahoe
+	// other is the other implementation's gatherer, in scenarios that
+	// compare the two side by side.
+	other *peers.Gatherer
+	node  *peers.Node
+	tahoe *peers.Tahoe
 	// publisher is the tubid the gatherer files the incident under; incident
 	// is the incident's name (incident-<time>-<unique>).
 	publisher string
@@ -145,6 +148,10 @@ func (w *world) report() string {
 		if log, err := os.ReadFile(filepath.Join(w.gatherer.Dir, "twistd.log")); err == nil {
 			fmt.Fprintf(&b, "--- twistd.log:\n%s\n", log)
 		}
+	}
+	if w.other != nil {
+		fmt.Fprintf(&b, "--- other gatherer %s (%s) output:\n%s\n", w.other.Name, w.other.Impl, w.other.Output())
+		fmt.Fprintf(&b, "--- other gatherer directory %s:\n%s", w.other.Dir, listing(w.other.Dir))
 	}
 	if w.node != nil {
 		fmt.Fprintf(&b, "--- node %s output:\n%s\n", w.node.Name, w.node.Output())
