@@ -216,7 +216,6 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	}
 
 	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, tubLog, hup, stdout, stderr); err != nil {
-		log.Error("gatherer stopped on an error", "err", err)
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
 	}
@@ -327,6 +326,9 @@ loop:
 			}
 			break loop
 		}
+	}
+	if err != nil {
+		log.Error("gatherer stopped on an error", "err", err)
 	}
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer scancel()

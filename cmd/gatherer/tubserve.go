@@ -85,11 +85,9 @@ func tubServe(ctx context.Context, cfg ServeConfig) error {
 	if err := t.SetLocation(splitHints(cfg.Location)...); err != nil {
 		return fmt.Errorf("DIR/location: %w", err)
 	}
-	addr, err := t.Listen(ctx, spec)
-	if err != nil {
+	if _, err := t.Listen(ctx, spec); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Port, err)
 	}
-	cfg.Logger.Info(fmt.Sprintf("Listener starting on %s", addr))
 	f, err := t.RegisterFURLFile(&gathererRoot{iname: cfg.RootInterface, logport: cfg.Logport}, cfg.FURLFile)
 	if err != nil {
 		return err
