@@ -21,7 +21,9 @@ func TestServePythonProviders(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 	dir := newTestGathererDir(ctx, t)
-	g := startServe(ctx, t, ServeConfig{Dir: dir, PollInterval: 500 * time.Millisecond, MetricsAddr: "127.0.0.1:0"})
+	// A 1 s interval: an entry is stale after 5 intervals, a margin for a
+	// loaded machine.
+	g := startServe(ctx, t, ServeConfig{Dir: dir, PollInterval: time.Second, MetricsAddr: "127.0.0.1:0"})
 
 	furlFile := strings.TrimSpace(string(mustRead(t, filepath.Join(dir, FURLFile))))
 	if furlFile != g.info.FURL {
@@ -38,7 +40,7 @@ func TestServePythonProviders(t *testing.T) {
 	leaving := peer("leaving")
 	restarted := peer("restarted")
 
-	// Every provider is polled at once and then every 500 ms.
+	// Every provider is polled at once and then every second.
 	for _, p := range []*pyStats{py2, py3, broken, leaving, restarted} {
 		p.waitCalls(ctx, 2)
 	}
