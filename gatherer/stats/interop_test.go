@@ -254,3 +254,43 @@ func writeTestFile(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestServePythonProviderFailures checks Tahoe's rules for failing
+// providers against python-foolscap: one whose get_stats() raises is
+// forgotten until it calls provide() again (after a reconnection), one that
+// never answers is only timed out (CallTimeout, our addition) and kept.
+func TestServePythonProviderFailures(t *testing.T) {
+	requireFoolscap(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	dir := newTestGathererDir(ctx, t)
+	g := startServe(ctx, t, ServeConfig{Dir: dir, PollInterval: time.Second, CallTimeout: 500 * time.Millisecond})
+	nodes := t.TempDir()
+	raising := startPyStats(ctx, t, filepath.Join(nodes, "raising"), g.info.FURL, "raising", "--malformed", "error")
+	hanging := startPyStats(ctx, t, filepath.Join(nodes, "hanging"), g.info.FURL, "hanging", "--malformed", "hang")
+
+	raising.waitCalls(ctx, 1)
+	// Three more rounds for the hanging provider: it is still polled.
+	hanging.waitCalls(ctx, 4)
+	if n := raising.command(ctx, "info")["calls"]; n != 1.0 {
+		t.Errorf("the provider whose get_stats() raised was called %v times, want 1 (dropped)", n)
+	}
+	if m := readStatsJSON(t, dir); len(m) != 0 {
+		t.Errorf("stats.json has entries before any good answer: %v", m)
+	}
+
+	// Repaired, the raising node is still forgotten until it provides again:
+	// its reconnector does that after a lost connection.
+	raising.command(ctx, "malformed off")
+	raising.command(ctx, "disconnect")
+	raising.waitEvent(ctx, "provided", nil)
+	raising.waitCalls(ctx, 2)
+	hanging.command(ctx, "malformed off")
+	eventually(ctx, t, func() string {
+		m := readStatsJSON(t, dir)
+		if m[raising.tubid].Nickname != "raising" || m[hanging.tubid].Nickname != "hanging" {
+			return "no entries for the two repaired providers"
+		}
+		return ""
+	})
+}
