@@ -8,9 +8,10 @@ import (
 	"github.com/gatherer/gatherer/gatherer/stats"
 )
 
-// Example wires a stats gatherer the way `gatherer run --metrics ADDR DIR`
-// does: the Foolscap root object (published under stats.GathererInterface)
-// forwards each provide(provider, nickname) call to Service.Provide.
+// Example wires the pieces of a stats gatherer by hand: a root object
+// (stats.NewGatherer, published under stats.GathererInterface) forwards each
+// provide(provider, nickname) call to Service.Provide. ExampleServe does all
+// of it from a directory.
 func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -33,9 +34,28 @@ func Example() {
 	go func() {
 		served <- metrics.ListenAndServe(ctx, "127.0.0.1:9464", metrics.Handler(reg, logger), logger)
 	}()
-	// In the remote_provide handler: svc.Provide(ctx, adapter(providerRef), nickname)
+	// Register stats.NewGatherer(svc, logger) on a Tub; its provide() calls
+	// svc.Provide(ctx, stats.NewRemoteProvider(ref), nickname).
 	err = svc.Run(ctx) // until ctx ends
 	cancel()
 	<-served
+	logger.Info("stats gatherer stopped", "err", err)
+}
+
+// ExampleServe runs the stats gatherer of a directory made by stats.Create
+// (`gatherer create-stats-gatherer`) until ctx ends, with Prometheus metrics
+// on 127.0.0.1:9464, as `gatherer run --metrics 127.0.0.1:9464 DIR` does.
+func ExampleServe() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.Default()
+	err := stats.Serve(ctx, stats.ServeConfig{
+		Dir:         "/var/lib/stats-gatherer",
+		MetricsAddr: "127.0.0.1:9464",
+		Logger:      logger,
+		Ready: func(i stats.ServeInfo) {
+			logger.Info("give nodes stats_gatherer.furl", "tubid", i.TubID, "listen", i.Addr.String())
+		},
+	})
 	logger.Info("stats gatherer stopped", "err", err)
 }
