@@ -19,7 +19,12 @@ import (
 
 	"github.com/gatherer/gatherer/gatherer/check/checktest"
 	"github.com/google/go-cmdtest"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // wrongTubID is a well-formed tubid no test server has.
 const wrongTubID = "aaaabbbbccccddddeeeeffffgggghhhh"

@@ -63,6 +63,9 @@ func (c *stepConn) scan(p []byte) bool {
 			p = p[n:]
 			continue
 		}
+		if c.nhdr == 0 && p[0] == recordApplicationData {
+			return true // the type byte is the first of the header
+		}
 		n := copy(c.hdr[c.nhdr:], p)
 		c.nhdr += n
 		p = p[n:]
@@ -70,9 +73,6 @@ func (c *stepConn) scan(p []byte) bool {
 			return false
 		}
 		c.nhdr = 0
-		if c.hdr[0] == recordApplicationData {
-			return true
-		}
 		c.body = int(c.hdr[3])<<8 | int(c.hdr[4])
 	}
 	return false

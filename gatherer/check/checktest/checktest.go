@@ -1,13 +1,3 @@
-// Package checktest starts the gatherers and broken servers that
-// gatherer-check is tested against: our Go gatherers in-process (foolscap/tub
-// plus gatherer/incident, gatherer/logs or gatherer/stats), python-foolscap's
-// reference gatherers (flogtool create-*-gatherer, then twistd3), a dead port,
-// an HTTP server, a silent server and a Foolscap-looking server with the wrong
-// certificate. It is test support only: every function takes a testing.TB and
-// registers its cleanup there.
-//
-// Layer: gatherer (test support). It imports the foolscap core and the
-// gatherer services; nothing but tests may import it.
 package checktest
 
 import (
@@ -114,6 +104,7 @@ func register(t testing.TB, tb *tub.Tub, port int, dir, file string, obj pb.Refe
 // GoIncidentGatherer runs our incident gatherer in-process in dir.
 func GoIncidentGatherer(t testing.TB, dir string) *Gatherer {
 	t.Helper()
+	mkdir(t, dir)
 	svc, err := incident.New(incident.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +123,7 @@ func GoIncidentGatherer(t testing.TB, dir string) *Gatherer {
 // GoLogGatherer runs our log gatherer in-process in dir.
 func GoLogGatherer(t testing.TB, dir string) *Gatherer {
 	t.Helper()
+	mkdir(t, dir)
 	svc, err := logs.New(logs.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +143,7 @@ func GoLogGatherer(t testing.TB, dir string) *Gatherer {
 // (nothing is polled: no node connects).
 func GoStatsGatherer(t testing.TB, dir string) *Gatherer {
 	t.Helper()
+	mkdir(t, dir)
 	svc, err := stats.New(stats.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +210,13 @@ func PythonGatherer(t testing.TB, kind, dir string) *Gatherer {
 			log, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
 			t.Fatalf("the python %s gatherer wrote no FURL within 20 s; twistd.log:\n%s", kind, log)
 		}
+	}
+}
+
+func mkdir(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 }
 
