@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -83,6 +84,20 @@ func (mute) RemoteCall(context.Context, *pb.Call) (any, error) {
 	return nil, nil
 }
 
+// refuser is an RILogGatherer whose logport fails.
+type refuser struct{}
+
+func (refuser) RemoteInterfaceName() string { return logport.GathererInterface }
+func (refuser) RemoteCall(context.Context, *pb.Call) (any, error) {
+	return nil, errors.New("no thanks")
+}
+
+// deafObserver hears about incidents and fetches none.
+type deafObserver struct{}
+
+func (deafObserver) NewIncident(context.Context, any, any) error   { return nil }
+func (deafObserver) DoneWithIncidentCatchup(context.Context) error { return nil }
+
 // tubWith serves obj from a fresh in-process Tub and returns its FURL.
 func tubWith(t *testing.T, obj pb.Referenceable) string {
 	t.Helper()
@@ -142,6 +157,10 @@ func TestProbe(t *testing.T) {
 	other := tubWith(t, otherObject{iname: "RIOther.example.com"})
 	noIname := tubWith(t, otherObject{})
 	silentLogport := tubWith(t, mute{})
+	refusing := tubWith(t, refuser{})
+	noFetch := tubWith(t, logport.NewGatherer(func(ctx context.Context, _ any, pub *logport.Publisher) error {
+		return pub.SubscribeToIncidents(ctx, deafObserver{}, true, "")
+	}, nil))
 
 	tests := []struct {
 		name      string
@@ -161,6 +180,10 @@ func TestProbe(t *testing.T) {
 		{name: "publish stats", furl: st.FURL, publish: true, want: check.NotGatherer, kind: check.KindStats},
 		{name: "publish to a gatherer that never subscribes", furl: silentLogport, publish: true, timeout: 300 * time.Millisecond,
 			want: check.RoundTripFailed, kind: check.KindLogOrIncident, failStep: check.StepSubscribe},
+		{name: "publish to a gatherer that refuses logport", furl: refusing, publish: true,
+			want: check.RoundTripFailed, kind: check.KindLogOrIncident, failStep: check.StepLogport},
+		{name: "publish to a gatherer that never fetches", furl: noFetch, publish: true, timeout: 300 * time.Millisecond,
+			want: check.RoundTripFailed, kind: check.KindIncident, failStep: check.StepFetch},
 		{name: "bad furl", furl: "pb://x", want: check.BadFURL},
 		{name: "no hints", furl: checktest.WithHints(inc.FURL), want: check.BadFURL},
 		{name: "bad hint", furl: checktest.WithHints(inc.FURL, "tcp:nope"), want: check.BadFURL, failStep: check.StepParse},

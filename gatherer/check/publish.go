@@ -176,6 +176,10 @@ func publish(ctx context.Context, b *pb.Broker, ref *pb.RemoteReference, swissnu
 		version: opts.Version,
 	}
 
+	// The logport call's goroutine is waited for after ctx is cancelled,
+	// which ends the call if it is still waiting for its answer.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	tr := newTrip(opts.Now)
@@ -183,8 +187,6 @@ func publish(ctx context.Context, b *pb.Broker, ref *pb.RemoteReference, swissnu
 
 	// logport(nodeid, publisher): python's Tub sends its tubid as bytes.
 	logportDone := make(chan error, 1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	wg.Go(func() {
 		_, err := ref.Call(ctx, "logport", []any{[]byte(tubID), node}, nil)
 		logportDone <- err
