@@ -209,7 +209,8 @@ func TestBadInput(t *testing.T) {
 // connected.
 func TestViolationsKeepConnection(t *testing.T) {
 	obj := &echoObj{}
-	p := newRawPeer(t, BrokerConfig{VocabIndex: 1, Local: func(string) (Referenceable, bool) { return obj, true }})
+	p := newRawPeer(t, BrokerConfig{VocabIndex: 1, Limits: banana.Limits{MaxStringBytes: 64},
+		Local: func(string) (Referenceable, bool) { return obj, true }})
 	ping := mustHex(t, "8e")
 	tests := []struct {
 		name  string
@@ -221,6 +222,7 @@ func TestViolationsKeepConnection(t *testing.T) {
 		{"aborted call gets no reply", "0288 0b87 0581 0081 0482 6563686f 028a 0289", ""},
 		{"call to unknown clid", "0388 0b87 0181 0781 0482 6563686f 0488 0c87 0081 0489 0389", "0088 0e87 0181 0188 1287"},
 		{"gift refused", "0588 0b87 0281 0081 0482 6563686f 0688 0c87 0181 0788 1187 0181 0082 0789 0689 0589", "0388 0e87 0281 0488 1287"},
+		{"oversize string argument", "0888 0b87 0381 0081 0482 6563686f 0988 0c87 0181 4182 " + strings.Repeat("61", 65) + " 0989 0889", "0688 0e87 0381 0788 1287"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,8 +256,9 @@ func TestKeepalive(t *testing.T) {
 func TestDisconnectTimeout(t *testing.T) {
 	p := newRawPeer(t, BrokerConfig{VocabIndex: 1, KeepaliveTimeout: -1, DisconnectTimeout: 100 * time.Millisecond})
 	p.readAll(t)
-	if err := <-p.serve; err == nil || !strings.Contains(err.Error(), "banana timeout") {
+	err := <-p.serve
+	p.serve <- err
+	if err == nil || !strings.Contains(err.Error(), "banana timeout") {
 		t.Fatalf("Serve returned %v, want a banana timeout", err)
 	}
-	p.serve <- nil
 }

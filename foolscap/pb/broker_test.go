@@ -161,10 +161,11 @@ func TestDisconnect(t *testing.T) {
 	if _, err := ref.Call(ctx, "echo", []any{int64(1)}, nil); !errors.As(err, &dead) {
 		t.Fatalf("call after loss: %v", err)
 	}
-	if err := <-p.errB; err == nil {
+	err := <-p.errB
+	p.errB <- err // for the cleanup
+	if err == nil {
 		t.Fatal("Serve returned nil after the peer went away")
 	}
-	p.errB <- nil
 }
 
 // TestDecref checks that a decref from the peer is answered and retires
@@ -250,5 +251,42 @@ func TestCallbacksBeyondMaxInFlight(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestContexts(t *testing.T) {
+	p := newTestPair(t, map[string]Referenceable{"echo": &echoObj{}})
+	ref := mustRef(t, p.b, "echo")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := ref.Call(ctx, "slow", []any{int64(2000), "late"}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Call past its deadline: %v", err)
+	}
+	// The late answer is dropped and the connection is still fine.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if v, err := ref.Call(ctx2, "echo", []any{int64(1)}, nil); err != nil || v != int64(1) {
+		t.Fatalf("call after a timed-out call: %v %v", v, err)
+	}
+}
+
+func TestServeContextCancel(t *testing.T) {
+	ca, cb := net.Pipe()
+	a := NewBroker(BrokerConfig{Conn: ca, PeerTubID: pyTubID, VocabIndex: 1})
+	b := NewBroker(BrokerConfig{Conn: cb, PeerTubID: goTubID, VocabIndex: 1})
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA, errB := make(chan error, 1), make(chan error, 1)
+	go func() { errA <- a.Serve(ctxA) }()
+	go func() { errB <- b.Serve(context.Background()) }()
+	defer func() { a.Close(); b.Close(); <-errB }()
+	cancelA()
+	select {
+	case err := <-errA:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Serve returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its context was cancelled")
 	}
 }
