@@ -2,7 +2,6 @@ package negotiate
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 )
 
@@ -96,8 +95,4 @@ func quote(b []byte) string {
 		return strconv.Quote(string(b[:maxQuoted])) + "..."
 	}
 	return strconv.Quote(string(b))
-}
-
-func wrapf(sentinel error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
 }
