@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -253,5 +254,9 @@ func commonServers(t *testing.T, e *env, g *checktest.Gatherer) {
 	port, certTubID := checktest.WrongCertServer(t)
 	e.set("WRONG_CERT_FURL", checktest.WithHints(g.FURL, fmt.Sprintf("tcp:127.0.0.1:%d", port)), false)
 	e.set("WRONG_CERT_TUBID", certTubID, true)
+	e.set("NOT_TLS_FURL", checktest.WithHints(g.FURL, fmt.Sprintf("tcp:127.0.0.1:%d", checktest.GarbageAfter101Server(t))), false)
+	hangPort, hangTubID := checktest.FakeTub(t, func(c *tls.Conn) { c.Close() })
+	e.set("HANG_UP_TUBID", hangTubID, true)
+	e.set("HANG_UP_FURL", fmt.Sprintf("pb://%s@tcp:127.0.0.1:%d/%s", hangTubID, hangPort, "ntbsw3unmvumbg7hu4ubblnxinjlhnez"), false)
 	e.set("NO_SUCH_HOST_FURL", checktest.WithHints(g.FURL, "tcp:no-such-host.invalid:3117"), false)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -154,6 +155,8 @@ func TestProbe(t *testing.T) {
 	lg := checktest.GoLogGatherer(t, filepath.Join(dir, "log"))
 	st := checktest.GoStatsGatherer(t, filepath.Join(dir, "stats"))
 	wrongCertPort, _ := checktest.WrongCertServer(t)
+	hangUpPort, hangUpTubID := checktest.FakeTub(t, func(c *tls.Conn) { c.Close() })
+	hangUp := fmt.Sprintf("pb://%s@tcp:127.0.0.1:%d/x", hangUpTubID, hangUpPort)
 	other := tubWith(t, otherObject{iname: "RIOther.example.com"})
 	noIname := tubWith(t, otherObject{})
 	silentLogport := tubWith(t, mute{})
@@ -194,6 +197,10 @@ func TestProbe(t *testing.T) {
 		{name: "http server", furl: hintFURL(inc.FURL, checktest.HTTPServer(t)), want: check.ProtocolError, failStep: check.StepNegotiate},
 		{name: "tls server", furl: hintFURL(inc.FURL, checktest.TLSServer(t)), want: check.ProtocolError, failStep: check.StepNegotiate},
 		{name: "unknown tubid", furl: checktest.WithTubID(inc.FURL, "aaaabbbbccccddddeeeeffffgggghhhh"), want: check.WrongIdentity, failStep: check.StepNegotiate},
+		{name: "not tls after 101", furl: hintFURL(inc.FURL, checktest.GarbageAfter101Server(t)), want: check.ProtocolError, failStep: check.StepTLS},
+		{name: "hang up after tls", furl: hangUp, want: check.ProtocolError, failStep: check.StepHello},
+		{name: "ipv6 loopback, nothing there", furl: checktest.WithHints(inc.FURL, fmt.Sprintf("tcp:[::1]:%d", checktest.FreePort(t))),
+			want: check.Unreachable, failStep: check.StepConnect},
 		{name: "wrong certificate", furl: hintFURL(inc.FURL, wrongCertPort), want: check.WrongIdentity, failStep: check.StepTubID},
 		{name: "wrong swissnum", furl: checktest.WithName(inc.FURL, "ntbsw3unmvumbg7hu4ubblnxinjlhnez"), want: check.NotGatherer, failStep: check.StepReference},
 		{name: "other interface", furl: other, want: check.NotGatherer, failStep: check.StepInterface},

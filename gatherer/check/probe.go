@@ -350,17 +350,21 @@ func negotiationFailure(ctx context.Context, run *hintRun, err error, replyAt, a
 			run.step(StepTLS, false, fmt.Sprintf("no TLS handshake within %s", timeout))
 			return run.fail(Unreachable)
 		}
-		run.step(StepTLS, false, "TLS handshake failed: "+detailOf(nil, err))
+		cause := err.Error()
+		if ne != nil {
+			cause = strings.TrimPrefix(ne.Err.Error(), negotiate.ErrTLS.Error()+": ")
+		}
+		run.step(StepTLS, false, "the server answered 101 but the TLS handshake failed: "+cause)
 		return run.fail(ProtocolError)
 	}
 	run.stepAt(StepNegotiate, replyAt, true, "101 Switching Protocols")
-	run.stepAt(StepTLS, appAt, true, "")
+	run.stepAt(StepTLS, appAt, true, "handshake done")
 	run.res.Steps = append(run.res.Steps, Step{Name: StepTubID, OK: true, Detail: "certificate matches the FURL's tubid"})
 	if timedOut {
 		run.step(StepHello, false, fmt.Sprintf("no Foolscap hello or decision within %s", timeout))
 		return run.fail(Unreachable)
 	}
-	run.step(StepHello, false, detailOf(nil, err))
+	run.step(StepHello, false, "the Foolscap hello exchange failed: "+innerText(ne, err))
 	return run.fail(ProtocolError)
 }
 
@@ -385,6 +389,18 @@ func detailOf(ne *negotiate.Error, err error) string {
 		return ne.Detail
 	}
 	return err.Error()
+}
+
+// innerText is a negotiation error without negotiate's "failed in the X
+// phase" preamble, which the step name already says.
+func innerText(ne *negotiate.Error, err error) string {
+	if ne == nil {
+		return err.Error()
+	}
+	if ne.Detail != "" {
+		return ne.Detail + ": " + ne.Err.Error()
+	}
+	return ne.Err.Error()
 }
 
 func tlsVersion(v uint16) string {

@@ -250,9 +250,9 @@ func TLSServer(t testing.TB) int {
 	return s.Listener.Addr().(*net.TCPAddr).Port
 }
 
-// serve accepts connections on 127.0.0.1 and runs handle on each until the
-// test ends.
-func serve(t testing.TB, handle func(net.Conn)) int {
+// Serve accepts connections on 127.0.0.1 and runs handle on each (closing
+// the connection after it) until the test ends; it returns the port.
+func Serve(t testing.TB, handle func(net.Conn)) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -291,7 +291,7 @@ func serve(t testing.TB, handle func(net.Conn)) int {
 // SilentServer accepts connections and never answers.
 func SilentServer(t testing.TB) int {
 	t.Helper()
-	return serve(t, func(c net.Conn) {
+	return Serve(t, func(c net.Conn) {
 		_, _ = c.Read(make([]byte, 4096))
 		buf := make([]byte, 1)
 		for {
@@ -302,34 +302,64 @@ func SilentServer(t testing.TB) int {
 	})
 }
 
-// WrongCertServer plays the plaintext phase of a Foolscap server (it
-// answers any GET with 101) and then does TLS with a fresh identity, whose
-// tubid is not the one asked for.
-func WrongCertServer(t testing.TB) (port int, tubID string) {
+// FakeTub plays the plaintext phase of a Foolscap server (it answers any
+// GET with 101), does TLS with a fresh identity, and hands the TLS
+// connection to then (nil: wait for the client to hang up). It returns the
+// port and the identity's tubid.
+func FakeTub(t testing.TB, then func(*tls.Conn)) (port int, tubID string) {
 	t.Helper()
 	id, err := negotiate.NewIdentity(crand.Reader, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	port = serve(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return
-			}
-			if line == "\r\n" {
-				break
-			}
-		}
-		if _, err := c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, PB/1.0\r\nConnection: Upgrade\r\n\r\n")); err != nil {
+	port = Serve(t, func(c net.Conn) {
+		if !answer101(c) {
 			return
 		}
 		tc := tls.Server(c, id.ServerTLSConfig())
-		_ = tc.Handshake()
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		if then != nil {
+			then(tc)
+			return
+		}
 		_, _ = tc.Read(make([]byte, 1))
 	})
 	return port, id.TubID()
+}
+
+// answer101 reads a request block and answers 101 Switching Protocols.
+func answer101(c net.Conn) bool {
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	_, err := c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0, PB/1.0\r\nConnection: Upgrade\r\n\r\n"))
+	return err == nil
+}
+
+// WrongCertServer is a FakeTub: any FURL pointing at it but naming another
+// tubid meets a certificate that does not match.
+func WrongCertServer(t testing.TB) (port int, tubID string) {
+	t.Helper()
+	return FakeTub(t, nil)
+}
+
+// GarbageAfter101Server answers 101 and then sends bytes that are not TLS.
+func GarbageAfter101Server(t testing.TB) int {
+	t.Helper()
+	return Serve(t, func(c net.Conn) {
+		if answer101(c) {
+			_, _ = c.Write([]byte("this is not a TLS record\r\n"))
+		}
+	})
 }
 
 // WithTubID returns g's FURL naming another tubid (a Tub the server does not
