@@ -35,6 +35,7 @@
 //     warning is logged once per connection.
 //   - Compression runs in the background, one bzip2 at a time; ingest never
 //     waits for it. A rotation within the same second as the previous one
-//     is skipped (the file names would collide).
+//     is skipped; when a finished file's name is taken anyway (runs that
+//     share a second), ".1", ".2", ... go before ".flog".
 //   - A line is written with a single write call.
 package logs

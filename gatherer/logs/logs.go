@@ -187,10 +187,9 @@ func (s *Service) finishStale() error {
 			return fmt.Errorf("inspect leftover output file: %w", err)
 		}
 		from := presentRE.FindStringSubmatch(name)[1]
-		to := filepath.Join(s.opts.Dir, rotatedName(from, fileTime(fi.ModTime())))
-		if exists(to) || exists(to+".bz2") {
-			s.log.Warn("leaving a previous run's output file as it is: its final name is taken", "file", name)
-			continue
+		to, err := s.freeName(from, fileTime(fi.ModTime()))
+		if err != nil {
+			return err
 		}
 		if err := atomicfile.Rename(p, to); err != nil {
 			return fmt.Errorf("finish a previous run's output file: %w", err)
@@ -199,6 +198,24 @@ func (s *Service) finishStale() error {
 		s.compress(to)
 	}
 	return nil
+}
+
+// freeName returns the path for a finished file from..to. If that name (or
+// its .bz2) is taken, which happens only when runs or rotations share a
+// second, ".1", ".2", ... go before ".flog".
+func (s *Service) freeName(from, to string) (string, error) {
+	base := strings.TrimSuffix(rotatedName(from, to), ".flog")
+	for i := 0; i < 1000; i++ {
+		name := base + ".flog"
+		if i > 0 {
+			name = fmt.Sprintf("%s.%d.flog", base, i)
+		}
+		p := filepath.Join(s.opts.Dir, name)
+		if !exists(p) && !exists(p+".bz2") {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no free name for the output file %s", rotatedName(from, to))
 }
 
 func exists(p string) bool {
@@ -263,11 +280,11 @@ func (s *Service) Rotate(ctx context.Context) (string, error) {
 // finish closes and renames the current file and queues its compression;
 // s.mu held.
 func (s *Service) finish(now time.Time) (string, error) {
-	to := filepath.Join(s.opts.Dir, rotatedName(fileTime(s.start), fileTime(now)))
-	if exists(to) || exists(to+".bz2") {
-		return "", fmt.Errorf("rotate: %s exists already", filepath.Base(to))
+	to, err := s.freeName(fileTime(s.start), fileTime(now))
+	if err != nil {
+		return "", err
 	}
-	err := s.f.Sync()
+	err = s.f.Sync()
 	if cerr := s.f.Close(); err == nil {
 		err = cerr
 	}

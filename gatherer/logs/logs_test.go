@@ -332,3 +332,35 @@ func TestRotateTimer(t *testing.T) {
 		}
 	}
 }
+
+// TestSameSecondAsPreviousRun: a previous run (Python's, say) started in the
+// same second as ours; no file may be overwritten.
+func TestSameSecondAsPreviousRun(t *testing.T) {
+	dir := t.TempDir()
+	at := time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC)
+	stale := filepath.Join(dir, "from-2026-11-27--06-00-00Z---to-present.flog")
+	if err := os.WriteFile(stale, []byte("previous run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(stale, at, at); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := newService(t, dir, &clock{t: at}, nil)
+	last, err := s.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"from-2026-11-27--06-00-00Z---to-2026-11-27--06-00-00Z.1.flog",
+		"from-2026-11-27--06-00-00Z---to-2026-11-27--06-00-00Z.flog",
+	}
+	if got := listDir(t, dir); !reflect.DeepEqual(got, want) {
+		t.Errorf("files %q, want %q", got, want)
+	}
+	if filepath.Base(last) != want[0] {
+		t.Errorf("last = %s", last)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, want[1])); string(b) != "previous run\n" {
+		t.Errorf("the previous run's file was overwritten: %q", b)
+	}
+}
