@@ -243,6 +243,30 @@ func TestCLIPython(t *testing.T) {
 	runSuite(t, "testdata/python", e)
 }
 
+// TestCLIProcess runs testdata/process/*.ct against our gatherer command
+// itself (cmd/gatherer built, then "gatherer create-*-gatherer" and
+// "gatherer run" as separate processes), as an operator runs it.
+func TestCLIProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: builds and runs cmd/gatherer (-short)")
+	}
+	e := &env{t: t}
+	base := t.TempDir()
+	bin := checktest.BuildGatherer(t, base)
+	var inc, lg *checktest.Gatherer
+	var wg sync.WaitGroup
+	wg.Go(func() { inc = checktest.ProcessGatherer(t, bin, "incident", filepath.Join(base, "bin-incident")) })
+	wg.Go(func() { lg = checktest.ProcessGatherer(t, bin, "log", filepath.Join(base, "bin-log")) })
+	wg.Wait()
+	if inc == nil || lg == nil {
+		t.FailNow()
+	}
+	e.gatherer("BIN_INCIDENT", inc)
+	e.gatherer("BIN_LOG", lg)
+	e.set("BIN_WRONG_SWISSNUM_FURL", checktest.WithName(inc.FURL, "ntbsw3unmvumbg7hu4ubblnxinjlhnez"), false)
+	runSuite(t, "testdata/process", e)
+}
+
 // commonServers starts the servers that are not gatherers.
 func commonServers(t *testing.T, e *env, g *checktest.Gatherer) {
 	dead := checktest.FreePort(t)

@@ -171,8 +171,71 @@ func PythonGatherer(t testing.TB, kind, dir string) *Gatherer {
 	}
 	cmd := exec.Command("twistd3", "-n", "--logfile=twistd.log", "--pidfile=", "-y", "gatherer.tac")
 	cmd.Dir = dir
+	return startAndWait(t, cmd, kind, dir, port, func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
+		return string(b)
+	})
+}
+
+func mkdir(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BuildGatherer builds cmd/gatherer (our gatherer's command) into dir
+// and returns the binary's path.
+func BuildGatherer(t testing.TB, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("skipping: no go tool to build cmd/gatherer: %v", err)
+	}
+	bin := filepath.Join(dir, "gatherer")
+	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/gatherer/gatherer/cmd/gatherer").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building cmd/gatherer: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// ProcessGatherer creates a gatherer of kind "incident" or "log" in dir
+// with our command bin (gatherer create-incident-gatherer / create-gatherer)
+// and runs it ("gatherer run DIR") until the test ends.
+func ProcessGatherer(t testing.TB, bin, kind, dir string) *Gatherer {
+	t.Helper()
+	create := map[string]string{"incident": "create-incident-gatherer", "log": "create-gatherer"}[kind]
+	if create == "" {
+		t.Fatalf("unknown gatherer kind %q", kind)
+	}
+	port := FreePort(t)
+	out, err := exec.Command(bin, create,
+		fmt.Sprintf("--port=tcp:%d:interface=127.0.0.1", port),
+		fmt.Sprintf("--location=tcp:127.0.0.1:%d", port), dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gatherer %s: %v\n%s", create, err, out)
+	}
+	logPath := filepath.Join(t.TempDir(), "run.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() }) // after the process has stopped
+	cmd := exec.Command(bin, "run", dir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	return startAndWait(t, cmd, kind, dir, port, func() string {
+		b, _ := os.ReadFile(logPath)
+		return string(b)
+	})
+}
+
+// startAndWait starts a gatherer process, stops it (SIGTERM) when the test
+// ends, and waits until its FURL file is written and its port accepts.
+func startAndWait(t testing.TB, cmd *exec.Cmd, kind, dir string, port int, logText func() string) *Gatherer {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting twistd3: %v", err)
+		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -189,34 +252,27 @@ func PythonGatherer(t testing.TB, kind, dir string) *Gatherer {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if b, err := os.ReadFile(furlPath); err == nil && strings.HasSuffix(string(b), "\n") {
-			f, err := furl.Parse(strings.TrimSpace(string(b)))
+			s := strings.TrimSpace(string(b))
+			f, err := furl.Parse(s)
 			if err != nil {
-				t.Fatalf("the python gatherer wrote a bad FURL: %v", err)
+				t.Fatalf("the %s gatherer wrote a bad FURL: %v", kind, err)
 			}
-			// The FURL file is written before the listener is up: wait
+			// The FURL file may be written before the listener is up: wait
 			// until the port accepts.
 			if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 				c.Close()
-				return &Gatherer{Dir: dir, FURL: strings.TrimSpace(string(b)), TubID: f.TubID, Port: port}
+				return &Gatherer{Dir: dir, FURL: s, TubID: f.TubID, Port: port}
 			}
 		}
 		select {
 		case err := <-done:
-			log, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
-			t.Fatalf("twistd3 exited early (%v); twistd.log:\n%s", err, log)
+			done <- err // for the cleanup
+			t.Fatalf("%s exited early (%v); its log:\n%s", cmd.Path, err, logText())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
-			t.Fatalf("the python %s gatherer wrote no FURL within 20 s; twistd.log:\n%s", kind, log)
+			t.Fatalf("the %s gatherer wrote no FURL within 20 s; its log:\n%s", kind, logText())
 		}
-	}
-}
-
-func mkdir(t testing.TB, dir string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
 	}
 }
 
