@@ -111,6 +111,9 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		PublishTestIncident: cfg.publish,
 		Version:             version(),
 	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "gatherer-check: interrupted: the steps below were cut short")
+	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
