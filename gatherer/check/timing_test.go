@@ -90,3 +90,27 @@ func TestStepConnMarks(t *testing.T) {
 		t.Fatalf("marks = %v, %v: want the reply, then application data", r, app)
 	}
 }
+
+// FuzzStepConnScan: any bytes, cut anywhere, never panic the record
+// follower, and a record stream is read the same whatever the cuts.
+func FuzzStepConnScan(f *testing.F) {
+	f.Add(cat(record(22, 300), record(20, 1), record(23, 40)), uint8(3))
+	f.Add(record(23, 0), uint8(1))
+	f.Add([]byte{22, 3, 3, 0xff, 0xff}, uint8(2))
+	f.Fuzz(func(t *testing.T, stream []byte, cut uint8) {
+		whole := &stepConn{}
+		want := whole.scan(stream)
+		pieces := &stepConn{}
+		got := false
+		step := int(cut)%7 + 1
+		for i := 0; i < len(stream); i += step {
+			if pieces.scan(stream[i:min(i+step, len(stream))]) {
+				got = true
+				break
+			}
+		}
+		if got != want {
+			t.Fatalf("application data found %v in one write, %v in pieces of %d", want, got, step)
+		}
+	})
+}
