@@ -300,3 +300,35 @@ func TestFloatSpecials(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenErrorHead checks the head of §6's error reply (remote_fail
+// raising ValueError("boom")): everything up to the traceback's STRING
+// header, whose body (1261 bytes) the spec does not reproduce.
+func TestGoldenErrorHead(t *testing.T) {
+	head := mustHex(t, "22880e870b81238812871e82747769737465642e707974686f6e2e6661696c7572652e4661696c757265058276616c75650482626f6f6d04827479706513826275696c74696e732e56616c75654572726f72098274726163656261636b6d0982")
+	tb := strings.Repeat("t", 1261)
+	failure := &Copyable{Class: "twisted.python.failure.Failure", Attrs: []Attr{
+		{Name: "value", Value: str("boom")},
+		{Name: "type", Value: str("builtins.ValueError")},
+		{Name: "traceback", Value: str(tb)},
+		{Name: "parents", Value: List{str("builtins.ValueError"), str("builtins.Exception"), str("builtins.BaseException"), str("builtins.object")}},
+	}}
+	e := NewEncoder(EncoderOptions{VocabIndex: 1})
+	e.nextOpen = 34
+	e.BeginScope()
+	if err := e.Encode(&seq{typ: "error", children: []any{int64(11), failure}}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(e.Bytes(), head) {
+		t.Fatalf("error reply starts %x\nwant           %x", e.Bytes()[:len(head)], head)
+	}
+	d := newTestDecoder(e.Bytes(), 34)
+	v, err := d.ReadValue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := v.(*seq).children[1].(*Copyable)
+	if !reflect.DeepEqual(got, failure) {
+		t.Fatalf("decoded %#v", got)
+	}
+}
