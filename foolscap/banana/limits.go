@@ -12,9 +12,10 @@ type Limits struct {
 	// str). Default 16 MiB. Exceeding it is a Violation; the body is skipped
 	// without being buffered.
 	MaxStringBytes int
-	// MaxItems bounds the number of children of one list, tuple, set,
-	// frozenset, or the number of items of one dict, or attributes of one
-	// copyable. Default 1<<20.
+	// MaxItems bounds the number of children of one sequence: elements of
+	// a list, tuple, set or frozenset; keys and values of a dict (each
+	// counts, so a dict holds at most MaxItems/2 items); names and values
+	// of a copyable. Default 1<<20.
 	MaxItems int
 	// MaxDepth bounds the nesting of OPEN sequences inside one top-level
 	// message. Default 200.
