@@ -100,7 +100,11 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	}
 	furlStr, source, err := readTarget(cfg.target)
 	if err != nil {
-		fmt.Fprintf(stderr, "gatherer-check: %v\n", err)
+		if cfg.json {
+			writeJSON(stdout, stderr, &check.Report{Code: check.BadFURL, Verdict: "bad FURL: " + err.Error()})
+		} else {
+			fmt.Fprintf(stderr, "gatherer-check: %v\n", err)
+		}
 		return int(check.BadFURL)
 	}
 	if cfg.publish {
@@ -115,12 +119,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 		fmt.Fprintln(stderr, "gatherer-check: interrupted: the steps below were cut short")
 	}
 	if cfg.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "gatherer-check: writing the report: %v\n", err)
-		}
+		writeJSON(stdout, stderr, rep)
 	} else {
 		printReport(stdout, rep, source)
 	}
@@ -171,6 +170,15 @@ func readTarget(arg string) (furlStr, source string, err error) {
 		return "", "", fmt.Errorf("%s is empty: the gatherer has not written its FURL", path)
 	}
 	return s, path, nil
+}
+
+func writeJSON(stdout, stderr io.Writer, rep *check.Report) {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rep); err != nil {
+		fmt.Fprintf(stderr, "gatherer-check: writing the report: %v\n", err)
+	}
 }
 
 func printReport(w io.Writer, rep *check.Report, source string) {
