@@ -93,9 +93,12 @@ func startPython(t *testing.T, mode string, vocab int, objs map[string]Reference
 	}
 	cfg := BrokerConfig{Conn: conn, PeerTubID: first.TubID, VocabIndex: vocab,
 		Local: func(n string) (Referenceable, bool) { o, ok := objs[n]; return o, ok }}
-	if mode == "interop" {
+	switch mode {
+	case "interop":
 		// As if our Tub had a location: first sends carry a FURL.
 		cfg.FURLFor = func(obj Referenceable) string { return testFURL(obj) }
+	case "keepalive":
+		cfg.KeepaliveTimeout = 300 * time.Millisecond
 	}
 	p.broker = NewBroker(cfg)
 	go func() { p.serve <- p.broker.Serve(context.Background()) }()
@@ -311,4 +314,19 @@ func testPythonInterop(t *testing.T, vocab int) {
 		}
 	})
 	p.waitChecks(t)
+}
+
+// TestPythonKeepalive idles a connection whose Python side pings after
+// 0.2 s and drops it after 0.6 s of silence: our PONGs (and PINGs) must
+// keep it up (wire-protocol.md §7.1).
+func TestPythonKeepalive(t *testing.T) {
+	p := startPython(t, "keepalive", 1, nil, nil)
+	p.waitChecks(t)
+	time.Sleep(2 * time.Second) // idle: the behaviour under test, not synchronisation
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ref := mustRef(t, p.broker, "pyecho")
+	if v, err := ref.Call(ctx, "echo", []any{int64(1)}, nil); err != nil || v != int64(1) {
+		t.Fatalf("call after idling: %v %v", v, err)
+	}
 }

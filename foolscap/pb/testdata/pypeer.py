@@ -10,6 +10,8 @@ Usage: pypeer.py PORT GO_TUBID MODE [VOCAB_INDEX]
                      checks against Go's objects.
   MODE "transcript": only the deterministic Python-side checks, for
                      recording a transcript.
+  MODE "keepalive":  no checks; the Python Broker pings after 0.2 s of
+                     silence and drops the connection after 0.6 s.
   VOCAB_INDEX is the initial-vocab-table-index, 1 (default) or 0.
 
 Output (stdout, one JSON object per line):
@@ -220,13 +222,20 @@ class PeerProtocol(protocol.Protocol):
 
     def connectionMade(self):
         params = {"banana-decision-version": "3", "initial-vocab-table-index": self.vocab}
-        b = broker.Broker(TubRef(self.go_tubid), params, None, None, info.ConnectionInfo())
+        keepalive, disconnect = None, None
+        if self.mode == "keepalive":
+            keepalive, disconnect = 0.2, 0.6
+        b = broker.Broker(TubRef(self.go_tubid), params, keepalive, disconnect, info.ConnectionInfo())
         b.setTub(self.tub)
         self.broker = b
         self.dataReceived = b.dataReceived
         b.makeConnection(self.transport)
         emit(ready=True, tubid=self.tub.tubID)
         objs = self.tub._test_objs
+        if self.mode == "keepalive":
+            emit(done=True)
+            return
+
         def crashed(f):
             emit(check="python side crashed", ok=False, detail=f.getTraceback())
             emit(done=True)
