@@ -48,6 +48,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"create-incident-gatherer": {summary: "Create a directory for an incident gatherer", usage: createIncidentUsage, run: runCreateIncident},
 		"create-gatherer":          {summary: "Create a directory for a log gatherer", usage: createLogUsage, run: runCreateLog},
+		"create-stats-gatherer":    {summary: "Create a directory for a stats gatherer", usage: createStatsUsage, run: runCreateStats},
 		"run":                      {summary: "Run the gatherer a directory holds, in the foreground", usage: runUsage, run: runRun},
 		"dump":                     {summary: "Print a flogfile as 'flogtool dump' does", usage: dumpUsage, run: runDump},
 		"tail":                     {summary: "Follow a node's log events, as 'flogtool tail' does", usage: tailUsage, run: runTail},
@@ -100,8 +101,9 @@ func mainUsage() string {
 	var sb strings.Builder
 	sb.WriteString(`Usage: gatherer COMMAND [options] ARGS
 
-A Foolscap incident gatherer and log gatherer, compatible with the
-directories and files of python-foolscap's flogtool gatherers.
+A Foolscap incident gatherer, log gatherer and Tahoe-LAFS stats gatherer,
+compatible with the directories and files of python-foolscap's flogtool
+gatherers and of Tahoe's stats gatherer.
 
 Commands:
 `)

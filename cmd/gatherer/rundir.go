@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +20,8 @@ import (
 	"github.com/gatherer/gatherer/gatherer/classify"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
+	"github.com/gatherer/gatherer/gatherer/metrics"
+	"github.com/gatherer/gatherer/gatherer/stats"
 	"github.com/gatherer/gatherer/internal/dirlock"
 	"github.com/gatherer/gatherer/internal/twistdlog"
 )
@@ -26,7 +29,8 @@ import (
 const runUsage = `Usage: gatherer run [options] DIR
 
 Run the gatherer in DIR (made by "gatherer create-incident-gatherer",
-"gatherer create-gatherer" or their flogtool equivalents) in the foreground.
+"gatherer create-gatherer", "gatherer create-stats-gatherer" or their
+flogtool and tahoe equivalents) in the foreground.
 The kind and, for a log gatherer, the rotate and bzip settings are read from
 DIR/gatherer.tac; the listening port from DIR/port and the advertised
 location from DIR/location. The Tub identity is DIR/gatherer.pem and the
@@ -37,9 +41,14 @@ twistd's format.
 An incident gatherer classifies incidents with DIR/classify.rules ("gatherer
 help rules"); classify_*.py plugins of the Python gatherer cannot run.
 
+A stats gatherer (DIR/tahoe-stats-gatherer.tac) keeps its key in
+DIR/stats_gatherer.pem, writes its FURL to DIR/stats_gatherer.furl, polls
+every provider's get_stats() and every URL in DIR/web_nodes, and rewrites
+DIR/stats.json.
+
 Signals: SIGINT and SIGTERM stop the gatherer cleanly (the log gatherer
 closes and renames its current file); SIGHUP makes the log gatherer rotate
-its output file and is ignored by the incident gatherer.
+its output file and is ignored by the other kinds.
 
 Options:
       --catch-up          Log gatherer: ask nodes for the events they have
@@ -49,6 +58,11 @@ Options:
                           Python gatherer's behaviour)
       --fetch-timeout=D   Incident gatherer: give up on a get_incident call
                           after D [default: 2m0s]
+      --poll-interval=D   Stats gatherer: call get_stats() on every provider
+                          every D [default: 1m0s, Tahoe's interval]
+      --metrics=ADDR      Serve Prometheus metrics at http://ADDR/metrics
+                          (e.g. 127.0.0.1:9118): the gatherer's own counters
+                          and, for a stats gatherer, the collected stats
   -h, --help              Display this help and exit
 `
 
@@ -57,6 +71,7 @@ type gathererKind int
 const (
 	kindIncident gathererKind = iota + 1
 	kindLog
+	kindStats
 )
 
 // dirConfig is what a gatherer directory says about itself.
@@ -80,11 +95,18 @@ const maxTacSize = 1 << 20
 // and location.
 func readDirConfig(dir string) (dirConfig, error) {
 	var c dirConfig
+	if _, err := os.Stat(filepath.Join(dir, stats.TacFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, tacFile)); errors.Is(err, os.ErrNotExist) {
+			// The stats gatherer reads its own port and location.
+			c.kind = kindStats
+			return c, nil
+		}
+	}
 	tacPath := filepath.Join(dir, tacFile)
 	f, err := os.Open(tacPath)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return c, fmt.Errorf("%s not found: %s is not a gatherer directory (create one with 'gatherer create-incident-gatherer' or 'gatherer create-gatherer')", tacPath, dir)
+			return c, fmt.Errorf("%s not found: %s is not a gatherer directory (create one with 'gatherer create-incident-gatherer', 'gatherer create-gatherer' or 'gatherer create-stats-gatherer')", tacPath, dir)
 		}
 		return c, fmt.Errorf("read gatherer.tac: %w", err)
 	}
@@ -173,12 +195,18 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	catchUp := fs.Bool("catch-up", false, "")
 	keepDup := fs.Bool("keep-duplicates", false, "")
 	fetchTimeout := fs.Duration("fetch-timeout", incident.DefaultFetchTimeout, "")
+	pollInterval := fs.Duration("poll-interval", stats.DefaultPollInterval, "")
+	metricsAddr := fs.String("metrics", "", "")
 	dir, code := parseArgs(fs, args, runUsage, stdout, stderr)
 	if code != 0 {
 		return max(code, 0)
 	}
 	if *fetchTimeout <= 0 {
 		fmt.Fprintf(stderr, "gatherer run: --fetch-timeout must be positive\n")
+		return exitUsage
+	}
+	if *pollInterval <= 0 {
+		fmt.Fprintf(stderr, "gatherer run: --poll-interval must be positive\n")
 		return exitUsage
 	}
 	cfg, err := readDirConfig(dir)
@@ -215,7 +243,7 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		hup = c
 	}
 
-	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout}, log, tubLog, hup, stdout, stderr); err != nil {
+	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout, pollInterval: *pollInterval, metricsAddr: *metricsAddr}, log, tubLog, hup, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
 	}
@@ -225,9 +253,40 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 type runFlags struct {
 	catchUp, keepDup bool
 	fetchTimeout     time.Duration
+	pollInterval     time.Duration
+	metricsAddr      string
 }
 
 func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log, tubLog *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+	if cfg.kind == kindStats {
+		return runStats(ctx, dir, rf, log, tubLog, stdout)
+	}
+	var instruments *metrics.Instruments
+	if rf.metricsAddr != "" {
+		reg := metrics.NewRegistry()
+		role := "incident"
+		if cfg.kind == kindLog {
+			role = "log"
+		}
+		var err error
+		if instruments, err = metrics.NewInstruments(reg, role); err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", rf.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		log.Info(fmt.Sprintf("serving metrics at http://%s/metrics", ln.Addr()))
+		mctx, mcancel := context.WithCancel(ctx)
+		mdone := make(chan struct{})
+		go func() {
+			defer close(mdone)
+			if err := metrics.Serve(mctx, ln, metrics.Handler(reg, log), log); err != nil && mctx.Err() == nil {
+				log.Error("the metrics endpoint stopped", "err", err)
+			}
+		}()
+		defer func() { mcancel(); <-mdone }()
+	}
 	sc := ServeConfig{
 		Dir:           dir,
 		Port:          cfg.port,
@@ -255,7 +314,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 			fmt.Fprintln(stderr, msg)
 		}
 		svc, err := incident.New(incident.Options{Dir: dir, Classifier: rules, Logger: log, Now: a.now,
-			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout})
+			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout, Metrics: instruments})
 		if err != nil {
 			return err
 		}
@@ -269,7 +328,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 		}
 	case kindLog:
 		log.Info(fmt.Sprintf("gatherer: starting the log gatherer in %s (rotate=%s, bzip=%t)", dir, rotateText(cfg.rotate), cfg.bzip))
-		svc, err := logs.New(logs.Options{Dir: dir, Rotate: cfg.rotate, Bzip: cfg.bzip, CatchUp: rf.catchUp, Logger: log, Now: a.now})
+		svc, err := logs.New(logs.Options{Dir: dir, Rotate: cfg.rotate, Bzip: cfg.bzip, CatchUp: rf.catchUp, Logger: log, Now: a.now, Metrics: instruments})
 		if err != nil {
 			return err
 		}

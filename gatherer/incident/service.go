@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/gatherer/classify"
+	"github.com/gatherer/gatherer/gatherer/metrics"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
 
@@ -65,6 +66,10 @@ type Options struct {
 	// Create makes temporary files (a test seam); nil means the real
 	// file system.
 	Create atomicfile.CreateFunc
+	// Metrics receives the gatherer's own counters (connected nodes,
+	// incidents, events and bytes stored, errors, fetch latency); nil
+	// counts nothing.
+	Metrics *metrics.Instruments
 }
 
 // Service is a running incident gatherer. Create it with New, call Start

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
@@ -67,6 +68,8 @@ func (ss *session) run(ctx context.Context) {
 	}
 	ss.latest = latest
 	log.Info(fmt.Sprintf("connected to %s, last known incident is %s", ss.tubid, latest))
+	ss.svc.opts.Metrics.AddConnectedNodes(1)
+	defer ss.svc.opts.Metrics.AddConnectedNodes(-1)
 
 	sctx, cancel := context.WithTimeout(ctx, ss.svc.opts.FetchTimeout)
 	err = ss.pub.SubscribeToIncidents(sctx, &observer{ss}, true, latest)
@@ -144,11 +147,15 @@ func (ss *session) handle(ctx context.Context, w wanted) {
 		return
 	}
 	log.Info("fetching incident " + w.name)
+	m := svc.opts.Metrics
 	fctx, cancel := context.WithTimeout(ctx, svc.opts.FetchTimeout)
+	started := time.Now()
 	header, events, err := ss.pub.GetIncident(fctx, w.name)
 	cancel()
+	m.ObserveFetch(time.Since(started))
 	if err != nil {
 		if ctx.Err() == nil {
+			m.Error("fetch_failed")
 			log.Error("fetching an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		}
 		return
@@ -156,18 +163,25 @@ func (ss *session) handle(ctx context.Context, w wanted) {
 	trigger, ok := dictGet(header, "trigger")
 	if !isDict(header) || !ok {
 		log.Error("the node sent an incident without a header trigger; not storing it", "tubid", ss.tubid, "incident", w.name)
+		m.Error("bad_incident")
 		return
 	}
 	rel := relPath(ss.tubid, w.name)
 	abs := filepath.Join(ss.nodedir(), w.name+fileSuffix)
 	rx := float64(svc.opts.Now().UnixNano()) / 1e9
+	var written countingWriter
 	err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
-		return svc.opts.Flog.WriteIncident(wr, header, ss.tubid, rx, events)
+		written.w = wr
+		return svc.opts.Flog.WriteIncident(&written, header, ss.tubid, rx, events)
 	})
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
+		m.Error("write_failed")
 		return
 	}
+	m.AddIncidents(1)
+	m.AddEvents(len(events))
+	m.AddBytesWritten(written.n)
 	ss.advanceLatest(w.name)
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
@@ -175,6 +189,18 @@ func (ss *session) handle(ctx context.Context, w wanted) {
 	if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
 		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
 	}
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // advanceLatest rewrites latest if name sorts after it (Python compares

@@ -19,6 +19,7 @@ import (
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
+	"github.com/gatherer/gatherer/gatherer/metrics"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
 
@@ -75,6 +76,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics receives the gatherer's own counters (connected nodes,
+	// events and bytes stored, errors); nil counts nothing.
+	Metrics *metrics.Instruments
 }
 
 // Service is a running log gatherer.
@@ -378,9 +382,17 @@ func (s *Service) Logport(ctx context.Context, nodeid any, pub Publisher) error 
 			case <-ctx.Done():
 			}
 		}()
-		if err := pub.SubscribeToAll(ctx, &observer{s: s, from: from}, s.opts.CatchUp); err != nil && ctx.Err() == nil {
-			s.log.Error("subscribe_to_all failed; no events from this node until it reconnects", "from", from, "err", err)
+		if err := pub.SubscribeToAll(ctx, &observer{s: s, from: from}, s.opts.CatchUp); err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("subscribe_to_all failed; no events from this node until it reconnects", "from", from, "err", err)
+				s.opts.Metrics.Error("subscribe_failed")
+			}
+			return
 		}
+		// Count the node as connected until its connection ends.
+		s.opts.Metrics.AddConnectedNodes(1)
+		<-ctx.Done()
+		s.opts.Metrics.AddConnectedNodes(-1)
 	}()
 	return nil
 }
@@ -443,6 +455,7 @@ func (s *Service) write(o *observer, event any) {
 			r = r[:2000] + "..."
 		}
 		s.log.Error(fmt.Sprintf("GATHERER: unable to serialize %s: %v", r, err), "from", from)
+		s.opts.Metrics.Error("unencodable_event")
 		return
 	}
 	s.mu.Lock()
@@ -452,7 +465,11 @@ func (s *Service) write(o *observer, event any) {
 	}
 	if _, err := s.f.Write(line); err != nil {
 		s.log.Error("writing an event failed", "file", s.path, "err", err)
+		s.opts.Metrics.Error("write_failed")
+		return
 	}
+	s.opts.Metrics.AddEvents(1)
+	s.opts.Metrics.AddBytesWritten(len(line))
 }
 
 // Close stops the rotation timer, closes and renames the last file (a
