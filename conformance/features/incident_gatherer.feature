@@ -19,6 +19,7 @@ Feature: Incident gatherer
     When the node records an incident
     Then the incident gatherer keeps a copy of that incident under the node's tubid
     And the incident is listed in the "unknown" classification
+    And the incident gatherer's twistd.log says it connected to the node and fetched the incident
 
     @foolscap-21.7
     Examples: python-foolscap from Debian bookworm
@@ -29,6 +30,21 @@ Feature: Incident gatherer
     Examples: python-foolscap from Debian trixie
       | foolscap |
       | 24.9     |
+
+  @foolscap-21.7
+  Scenario: a node catches the gatherer up after the gatherer was down
+    A node keeps its incidents in its log directory; when the gatherer comes
+    back, the node's reconnector finds it and the gatherer fetches what it
+    missed (the node remembers nothing; the gatherer asks for everything
+    after the last incident it saved).
+
+    Given a python-foolscap 21.7 node that offers its logs to the incident gatherer
+    And the incident gatherer has subscribed to the node's incidents
+    When the incident gatherer is stopped
+    And the node records an incident
+    And the incident gatherer is started again
+    Then the incident gatherer keeps a copy of that incident under the node's tubid
+    And the incident is listed in the "unknown" classification
 
   @tahoe-1.20 @slow
   Scenario: a Tahoe node's incident report is gathered

@@ -272,7 +272,9 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 	if err != nil {
 		return nil, err
 	}
-	create, runCmd := "flogtool", "cd "+inside+" && exec twistd3 -n --logfile=twistd.log --pidfile=twistd.pid -y gatherer.tac"
+	// twistd refuses to start while twistd.pid names a live process; in a
+	// restarted container the stale pid (1) is always "live", so drop it.
+	create, runCmd := "flogtool", "cd "+inside+" && rm -f twistd.pid && exec twistd3 -n --logfile=twistd.log --pidfile=twistd.pid -y gatherer.tac"
 	if impl == ImplGo {
 		create, runCmd = "gatherer", "exec gatherer run "+inside
 	}
@@ -312,13 +314,10 @@ func (d *containerDriver) waitGatherer(ctx context.Context, g *Gatherer, c *cont
 	return nil
 }
 
-func (d *containerDriver) RestartGatherer(ctx context.Context, g *Gatherer) error {
+func (d *containerDriver) RunGatherer(ctx context.Context, g *Gatherer) error {
 	c, ok := g.proc.(*container)
 	if !ok {
 		return fmt.Errorf("gatherer %s was not started by the container driver", g.Name)
-	}
-	if err := c.stop(ctx); err != nil {
-		return err
 	}
 	if err := d.p.pool.Client.StartContainerWithContext(c.res.Container.ID, nil, ctx); err != nil {
 		return fmt.Errorf("start gatherer %s again: %w", g.Name, err)

@@ -40,8 +40,9 @@ type Driver interface {
 	// create command, runs it, and returns once its FURL answers a real
 	// Foolscap connection.
 	StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error)
-	// RestartGatherer stops g and runs it again from the same directory.
-	RestartGatherer(ctx context.Context, g *Gatherer) error
+	// RunGatherer runs a stopped gatherer (Gatherer.Stop) again from its
+	// directory, and returns once its FURL answers again.
+	RunGatherer(ctx context.Context, g *Gatherer) error
 	// StartNode runs pynode.py; it returns once the node has its location
 	// (so it has started connecting to its gatherers).
 	StartNode(ctx context.Context, spec NodeSpec) (*Node, error)
@@ -105,6 +106,9 @@ type GathererSpec struct {
 	Impl string
 	// Extra arguments for the create command (e.g. "--bzip", "--rotate", "20").
 	CreateArgs []string
+	// HostName makes the gatherer's location a host name rather than an IP
+	// address (the NAT case). Container mode always uses host names.
+	HostName bool
 }
 
 // NodeSpec describes a pynode.py node.
@@ -180,6 +184,18 @@ func (t *Tahoe) LogTubID() string { return furlTubID(t.LogPort) }
 type stopper interface {
 	stop(ctx context.Context) error
 	output() string
+}
+
+// Stop stops the gatherer (SIGTERM, as an operator would) and returns once
+// it has exited; RunGatherer runs it again.
+func (g *Gatherer) Stop(ctx context.Context) error {
+	if g.proc == nil {
+		return nil
+	}
+	if err := g.proc.stop(ctx); err != nil {
+		return fmt.Errorf("stop gatherer %s: %w", g.Name, err)
+	}
+	return nil
 }
 
 // Output is what the gatherer's process printed (its files are in Dir).

@@ -150,8 +150,12 @@ func (d *processDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*
 		return nil, err
 	}
 	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	host := "127.0.0.1"
+	if spec.HostName {
+		host = "localhost"
+	}
 	args, err := createArgs(spec, fmt.Sprintf("tcp:%d:interface=127.0.0.1", port),
-		fmt.Sprintf("tcp:127.0.0.1:%d", port), g.Dir)
+		fmt.Sprintf("tcp:%s:%d", host, port), g.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +200,9 @@ func (d *processDriver) runGatherer(ctx context.Context, g *Gatherer) error {
 	return nil
 }
 
-func (d *processDriver) RestartGatherer(ctx context.Context, g *Gatherer) error {
-	if g.proc != nil {
-		if err := g.proc.stop(ctx); err != nil {
-			return fmt.Errorf("stop gatherer %s: %w", g.Name, err)
-		}
+func (d *processDriver) RunGatherer(ctx context.Context, g *Gatherer) error {
+	if g.proc != nil && !g.proc.(*proc).exited() {
+		return fmt.Errorf("gatherer %s is still running", g.Name)
 	}
 	return d.runGatherer(ctx, g)
 }

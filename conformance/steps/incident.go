@@ -15,7 +15,8 @@ import (
 // incidentSteps registers the steps of features/incident_gatherer.feature.
 func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^an incident gatherer has been created and started$`, startIncidentGatherer)
-	sc.Step(`^a python-foolscap (\S+) node that offers its logs to the incident gatherer$`, startNode)
+	sc.Step(`^an incident gatherer whose location is a host name has been created and started$`, startHostNameGatherer)
+	sc.Step(`^a python-foolscap (\S+) node that offers its logs to the (?:incident|log) gatherer$`, startNode)
 	sc.Step(`^the incident gatherer has subscribed to the node's incidents$`, gathererSubscribed)
 	sc.Step(`^the node records an incident$`, nodeRecordsIncident)
 	sc.Step(`^a Tahoe node whose log_gatherer\.furl points at the incident gatherer$`, startTahoe)
@@ -23,6 +24,9 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the incident gatherer keeps a copy of that incident under the (?:node's tubid|tubid of the node's log Tub)$`, incidentCopied)
 	sc.Step(`^the copy's trigger is the web page's incident report with details "([^"]*)"$`, triggerIsWebReport)
 	sc.Step(`^the incident is listed in the "([^"]+)" classification$`, incidentClassified)
+	sc.Step(`^the incident gatherer's twistd\.log says it connected to the node and fetched the incident$`, twistdLogTells)
+	sc.Step(`^the incident gatherer is stopped$`, stopGatherer)
+	sc.Step(`^the incident gatherer is started again$`, runGatherer)
 	sc.Step(`^the other implementation's incident gatherer has been created and started too$`, startOtherGatherer)
 	sc.Step(`^a python-foolscap (\S+) node that offers its logs to both incident gatherers$`, startNodeForBoth)
 	sc.Step(`^both incident gatherers have subscribed to the node's incidents$`, bothSubscribed)
@@ -31,13 +35,53 @@ func incidentSteps(sc *godog.ScenarioContext) {
 }
 
 func startIncidentGatherer(ctx context.Context) error {
-	w := getWorld(ctx)
-	g, err := w.driver.StartGatherer(ctx, peers.GathererSpec{Name: "incident-gatherer", Kind: peers.KindIncident})
+	return getWorld(ctx).startGatherer(ctx, peers.GathererSpec{Name: "incident-gatherer", Kind: peers.KindIncident})
+}
+
+func startHostNameGatherer(ctx context.Context) error {
+	return getWorld(ctx).startGatherer(ctx, peers.GathererSpec{Name: "incident-gatherer", Kind: peers.KindIncident, HostName: true})
+}
+
+func (w *world) startGatherer(ctx context.Context, spec peers.GathererSpec) error {
+	g, err := w.driver.StartGatherer(ctx, spec)
 	if err != nil {
 		return err
 	}
 	w.gatherer = g
 	return nil
+}
+
+func stopGatherer(ctx context.Context) error {
+	return getWorld(ctx).gatherer.Stop(ctx)
+}
+
+func runGatherer(ctx context.Context) error {
+	w := getWorld(ctx)
+	return w.driver.RunGatherer(ctx, w.gatherer)
+}
+
+// twistdLogTells checks the lines python-foolscap's incident gatherer prints
+// (shared/foolscap/gatherers.md 5.5), whatever the logging system prefix.
+func twistdLogTells(ctx context.Context) error {
+	w := getWorld(ctx)
+	path := filepath.Join(w.gatherer.Dir, "twistd.log")
+	want := []string{
+		"connected to " + w.publisher + ", last known incident is ",
+		"fetching incident " + w.incident,
+		"classified incidents/" + w.publisher + "/" + w.incident + ".flog.bz2 as [unknown]",
+	}
+	return peers.WaitFor(ctx, fmt.Sprintf("%s to hold %q", path, want), func(context.Context) (bool, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false, nil
+		}
+		for _, s := range want {
+			if !strings.Contains(string(b), s) {
+				return false, fmt.Errorf("no line with %q yet", s)
+			}
+		}
+		return true, nil
+	})
 }
 
 func startNode(ctx context.Context, foolscap string) error {

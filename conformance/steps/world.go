@@ -56,6 +56,7 @@ type world struct {
 	// is the incident's name (incident-<time>-<unique>).
 	publisher string
 	incident  string
+	event     string // the text of the last event the node logged
 	// cancelStep ends the running step's deadline.
 	cancelStep context.CancelFunc
 }
@@ -134,6 +135,7 @@ func Initialize(cfg Config) func(*godog.ScenarioContext) {
 			return ctx, nil
 		})
 		incidentSteps(sc)
+		logSteps(sc)
 	}
 }
 
