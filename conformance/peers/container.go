@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -206,21 +207,63 @@ func (c *container) running() bool {
 
 // exec runs argv in the container and returns its output and exit code.
 func (c *container) exec(ctx context.Context, argv ...string) (string, int, error) {
+	var out bytes.Buffer
+	_, code, err := c.execTo(ctx, &out, argv...)
+	return out.String(), code, err
+}
+
+// execTo runs argv in the container with its output going to w.
+func (c *container) execTo(ctx context.Context, w io.Writer, argv ...string) (string, int, error) {
 	client := c.d.p.pool.Client
 	ex, err := client.CreateExec(dc.CreateExecOptions{Container: c.res.Container.ID, Cmd: argv,
 		AttachStdout: true, AttachStderr: true, Context: ctx})
 	if err != nil {
 		return "", -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
 	}
-	var out bytes.Buffer
-	if err := client.StartExec(ex.ID, dc.StartExecOptions{OutputStream: &out, ErrorStream: &out, Context: ctx}); err != nil {
-		return out.String(), -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
+	if err := client.StartExec(ex.ID, dc.StartExecOptions{OutputStream: w, ErrorStream: w, Context: ctx}); err != nil {
+		return ex.ID, -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
 	}
 	in, err := client.InspectExec(ex.ID)
 	if err != nil {
-		return out.String(), -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
+		return ex.ID, -1, fmt.Errorf("exec %q in %s: %w", argv, c.res.Container.Name, err)
 	}
-	return out.String(), in.ExitCode, nil
+	return ex.ID, in.ExitCode, nil
+}
+
+// followLimit bounds a followed tool's life in the container, in case the
+// suite dies before stopping it.
+const followLimit = "300"
+
+// follow runs argv in the container until until(output) holds or ctx ends,
+// then kills it by the process id it recorded, and waits for the exec to end.
+func (c *container) follow(ctx context.Context, argv []string, until func(string) bool) (string, error) {
+	pidFile := fmt.Sprintf("/tmp/follow-%d.pid", time.Now().UnixNano())
+	script := fmt.Sprintf("echo $$ > %s; exec timeout %s %s", pidFile, followLimit, shellJoin(argv))
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.execTo(context.WithoutCancel(ctx), out, "sh", "-c", script)
+		done <- err
+	}()
+	err := WaitFor(ctx, fmt.Sprintf("%q to print what we look for", argv), func(context.Context) (bool, error) {
+		if until(out.String()) {
+			return true, nil
+		}
+		select {
+		case e := <-done:
+			done <- e
+			return false, fmt.Errorf("%s exited early (%v)", argv[0], e)
+		default:
+			return false, nil
+		}
+	})
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+	defer cancel()
+	if _, code, kerr := c.exec(stopCtx, "sh", "-c", "kill $(cat "+pidFile+") 2>/dev/null; rm -f "+pidFile); kerr != nil || code != 0 {
+		c.d.opts.logf("stopping %s in %s: exit %d, %v", argv[0], c.res.Container.Name, code, kerr)
+	}
+	<-done
+	return out.String(), err
 }
 
 // run starts a container on the scenario's network with the scenario
@@ -420,6 +463,9 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 			return out, fmt.Errorf("curl %s in the node's container: exit %d, %v: %s", strings.Join(args, " "), code, err, out)
 		}
 		return out, nil
+	}
+	t.follow = func(ctx context.Context, argv []string, until func(string) bool) (string, error) {
+		return c.follow(ctx, argv, until)
 	}
 	if err := waitTahoe(ctx, t, func() bool { return !c.running() }, c.output); err != nil {
 		return nil, err

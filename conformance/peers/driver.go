@@ -165,7 +165,21 @@ type Tahoe struct {
 	// curl runs curl with these arguments where the node runs (host or
 	// container), against the node's web port.
 	curl func(ctx context.Context, args ...string) (string, error)
-	proc stopper
+	// follow runs a long-lived tool where the node runs until until(output)
+	// holds or ctx ends, stops it, and returns its output.
+	follow func(ctx context.Context, argv []string, until func(string) bool) (string, error)
+	proc   stopper
+}
+
+// Tail runs the implementation's "tail" tool (flogtool tail, or our gatherer
+// tail) with args where the node runs (the log Tub's FURL names localhost),
+// until its output contains want; it returns the output.
+func (t *Tahoe) Tail(ctx context.Context, impl string, args []string, want string) (string, error) {
+	argv := append([]string{"flogtool", "tail"}, args...)
+	if impl == ImplGo {
+		argv[0] = "gatherer"
+	}
+	return t.follow(ctx, argv, func(out string) bool { return strings.Contains(out, want) })
 }
 
 // ReportIncident saves an incident report through the node's web page the

@@ -351,6 +351,26 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 		args[len(args)-1] = fmt.Sprintf("localhost:%d/%s", web, args[len(args)-1])
 		return run(ctx, "", "curl", args...)
 	}
+	t.follow = func(ctx context.Context, argv []string, until func(string) bool) (string, error) {
+		if argv[0] == "gatherer" {
+			argv[0] = GathererBinary(d.opts.Repo)
+		}
+		tp, err := startProc(argv[0], exec.Command(argv[0], argv[1:]...), nil)
+		if err != nil {
+			return "", err
+		}
+		err = WaitFor(ctx, fmt.Sprintf("%q to print what we look for", argv), func(context.Context) (bool, error) {
+			if until(tp.output()) {
+				return true, nil
+			}
+			if tp.exited() {
+				return false, fmt.Errorf("%s exited: %v", argv[0], tp.err)
+			}
+			return false, nil
+		})
+		_ = tp.stop(context.WithoutCancel(ctx))
+		return tp.output(), err
+	}
 	if err := waitTahoe(ctx, t, p.exited, p.output); err != nil {
 		return nil, err
 	}

@@ -57,6 +57,8 @@ type world struct {
 	publisher string
 	incident  string
 	event     string // the text of the last event the node logged
+	// tailOutput is what the tail tool printed.
+	tailOutput string
 	// cancelStep ends the running step's deadline.
 	cancelStep context.CancelFunc
 }
@@ -136,6 +138,7 @@ func Initialize(cfg Config) func(*godog.ScenarioContext) {
 		})
 		incidentSteps(sc)
 		logSteps(sc)
+		tailSteps(sc)
 	}
 }
 
