@@ -1,7 +1,7 @@
 # gatherer: build, tests, conformance suite, peer images.
 #
 #   make deps          install what the build and the tests need (idempotent)
-#   make build         bin/gatherer (static, so it also runs in the peer images)
+#   make build         bin/gatherer, bin/gatherer-check (static: they also run in the peer images)
 #   make test          gofmt, go vet, staticcheck, go test -short ./...
 #   make conformance   the godog suite: GATHERER=python|go|both MODE=container|process|auto
 #   make fuzz          every FuzzX for FUZZTIME each
@@ -55,7 +55,7 @@ deps:
 
 build:
 	@mkdir -p bin
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/ ./cmd/gatherer ./cmd/gatherer-check
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')); \

@@ -273,8 +273,10 @@ func (d *containerDriver) run(name, flavour string, cmd []string) (*container, e
 		d.opts.Dir + ":/scenario",
 		PeersDir(d.opts.Repo) + ":/peers:ro",
 	}
-	if _, err := os.Stat(GathererBinary(d.opts.Repo)); err == nil {
-		mounts = append(mounts, GathererBinary(d.opts.Repo)+":/usr/local/bin/gatherer:ro")
+	for _, bin := range []string{GathererBinary(d.opts.Repo), CheckBinary(d.opts.Repo)} {
+		if _, err := os.Stat(bin); err == nil {
+			mounts = append(mounts, bin+":/usr/local/bin/"+filepath.Base(bin)+":ro")
+		}
 	}
 	repository, tag, _ := strings.Cut(d.p.images[flavour], ":")
 	res, err := d.p.pool.RunWithOptions(&dockertest.RunOptions{
@@ -328,6 +330,7 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 		return nil, err
 	}
 	g.proc = c
+	g.runNear = c.exec
 	if err := d.waitGatherer(ctx, g, c); err != nil {
 		return nil, err
 	}

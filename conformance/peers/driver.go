@@ -136,6 +136,15 @@ type Gatherer struct {
 	Dir  string // the gatherer's base directory on the host
 	FURL string // as the gatherer wrote it in log_gatherer.furl
 	proc stopper
+	// runNear runs a command where an operator of the gatherer would (the
+	// host, or the gatherer's container) and returns its output and exit code.
+	runNear func(ctx context.Context, argv ...string) (string, int, error)
+}
+
+// Check runs our gatherer-check with args on the gatherer's host and returns
+// its combined output and exit code (a non-zero exit is not an error).
+func (g *Gatherer) Check(ctx context.Context, args ...string) (string, int, error) {
+	return g.runNear(ctx, append([]string{"gatherer-check"}, args...)...)
 }
 
 // Node is a running pynode.py.
@@ -259,6 +268,9 @@ func PeersDir(repo string) string { return filepath.Join(repo, "conformance", "p
 
 // GathererBinary is where `make build` puts our gatherer.
 func GathererBinary(repo string) string { return filepath.Join(repo, "bin", "gatherer") }
+
+// CheckBinary is where `make build` puts gatherer-check.
+func CheckBinary(repo string) string { return filepath.Join(repo, "bin", "gatherer-check") }
 
 // RootFS is the root filesystem of a peer image flavour ("bookworm", "trixie").
 func RootFS(repo, flavour string) string {

@@ -150,6 +150,20 @@ func (d *processDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*
 		return nil, err
 	}
 	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	g.runNear = func(ctx context.Context, argv ...string) (string, int, error) {
+		if argv[0] == "gatherer-check" {
+			argv[0] = CheckBinary(d.opts.Repo)
+		}
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode(), nil
+		}
+		if err != nil {
+			return string(out), -1, fmt.Errorf("run %s: %w", argv[0], err)
+		}
+		return string(out), 0, nil
+	}
 	host := "127.0.0.1"
 	if spec.HostName {
 		host = "localhost"

@@ -14,7 +14,6 @@ import (
 
 // incidentSteps registers the steps of features/incident_gatherer.feature.
 func incidentSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^an incident gatherer has been created and started$`, startIncidentGatherer)
 	sc.Step(`^an incident gatherer whose location is a host name has been created and started$`, startHostNameGatherer)
 	sc.Step(`^a python-foolscap (\S+) node that offers its logs to the (?:incident|log) gatherer$`, startNode)
 	sc.Step(`^the incident gatherer has subscribed to the node's incidents$`, gathererSubscribed)
@@ -32,10 +31,6 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^both incident gatherers have subscribed to the node's incidents$`, bothSubscribed)
 	sc.Step(`^both incident gatherers keep a copy of that incident under the node's tubid$`, bothCopied)
 	sc.Step(`^the two copies are identical apart from their rx_time$`, copiesIdentical)
-}
-
-func startIncidentGatherer(ctx context.Context) error {
-	return getWorld(ctx).startGatherer(ctx, peers.GathererSpec{Name: "incident-gatherer", Kind: peers.KindIncident})
 }
 
 func startHostNameGatherer(ctx context.Context) error {

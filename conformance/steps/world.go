@@ -59,6 +59,9 @@ type world struct {
 	event     string // the text of the last event the node logged
 	// tailOutput is what the tail tool printed.
 	tailOutput string
+	// checkOutput and checkExit are gatherer-check's output and exit code.
+	checkOutput string
+	checkExit   int
 	// cancelStep ends the running step's deadline.
 	cancelStep context.CancelFunc
 }
@@ -139,6 +142,7 @@ func Initialize(cfg Config) func(*godog.ScenarioContext) {
 		incidentSteps(sc)
 		logSteps(sc)
 		tailSteps(sc)
+		checkSteps(sc)
 	}
 }
 
