@@ -3,6 +3,8 @@ package negotiate
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -49,7 +51,7 @@ func TubIDFromDER(der []byte) string {
 
 // Identity is a Tub's key and self-signed certificate; its hash is the tubid.
 type Identity struct {
-	key   *rsa.PrivateKey
+	key   crypto.Signer // *rsa.PrivateKey, or *ecdsa.PrivateKey for NewEphemeralIdentity
 	cert  *x509.Certificate
 	tubID string
 }
@@ -66,6 +68,30 @@ func NewIdentity(rand io.Reader, now time.Time) (*Identity, error) {
 	der, err := selfSignV1(rand, key, now)
 	if err != nil {
 		return nil, err
+	}
+	return newIdentity(key, der)
+}
+
+// NewEphemeralIdentity makes a throwaway identity for a Tub that lives
+// for one short task (a probe, a load-test node): an ECDSA P-256 key with a
+// self-signed certificate carrying no extensions, CN=newpb_thingy. Making
+// it costs microseconds where an RSA-2048 key costs tens of milliseconds;
+// python-foolscap 21.7 (OpenSSL 3) accepts such certificates in both TLS
+// roles. Persistent identities (gatherer.pem) stay RSA, like foolscap's.
+func NewEphemeralIdentity(rand io.Reader, now time.Time) (*Identity, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	if err != nil {
+		return nil, fmt.Errorf("generating an ephemeral key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: certCN},
+		NotBefore:    now,
+		NotAfter:     now.Add(certValidity),
+	}
+	der, err := x509.CreateCertificate(rand, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("signing the ephemeral certificate: %w", err)
 	}
 	return newIdentity(key, der)
 }
@@ -131,13 +157,13 @@ func selfSignV1(rand io.Reader, key *rsa.PrivateKey, now time.Time) ([]byte, err
 	return der, nil
 }
 
-func newIdentity(key *rsa.PrivateKey, der []byte) (*Identity, error) {
+func newIdentity(key crypto.Signer, der []byte) (*Identity, error) {
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("parsing the Tub certificate: %w", err)
 	}
-	pub, ok := cert.PublicKey.(*rsa.PublicKey)
-	if !ok || !pub.Equal(&key.PublicKey) {
+	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) {
 		return nil, errors.New("the private key does not match the certificate's public key")
 	}
 	return &Identity{key: key, cert: cert, tubID: TubIDFromDER(der)}, nil

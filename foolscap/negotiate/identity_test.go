@@ -165,3 +165,23 @@ func splitPEM(t *testing.T, b []byte) (cert, key []byte) {
 	}
 	return b[:i], b[i:]
 }
+
+func TestEphemeralIdentity(t *testing.T) {
+	id, err := NewEphemeralIdentity(rand.Reader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := id.Certificate()
+	if got := TubIDFromDER(cert.Raw); got != id.TubID() || len(got) != 32 {
+		t.Errorf("tubid %q, want the hash of the certificate %q", id.TubID(), got)
+	}
+	if len(cert.Extensions) != 0 {
+		t.Errorf("ephemeral certificate carries %d extensions, want none", len(cert.Extensions))
+	}
+	if cert.Subject.CommonName != "newpb_thingy" || cert.Issuer.CommonName != "newpb_thingy" {
+		t.Errorf("subject %q issuer %q", cert.Subject, cert.Issuer)
+	}
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+		t.Errorf("not self-signed: %v", err)
+	}
+}

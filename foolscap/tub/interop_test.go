@@ -2,6 +2,7 @@ package tub
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"math"
 	"math/big"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/foolscap/negotiate"
 	"github.com/gatherer/gatherer/foolscap/pb"
 )
 
@@ -139,4 +141,46 @@ func TestPythonCallsGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEphemeralIdentityWithPython checks that python-foolscap accepts the
+// ECDSA certificates of negotiate.NewEphemeralIdentity in both TLS roles.
+func TestEphemeralIdentityWithPython(t *testing.T) {
+	newEphemeral := func(t *testing.T) *Tub {
+		id, err := negotiate.NewEphemeralIdentity(crand.Reader, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newTestTubWith(t, id)
+	}
+	t.Run("go-client", func(t *testing.T) {
+		p := startPy(t, "serve", "127.0.0.1")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ref, err := newEphemeral(t).GetReference(ctx, mustFURL(t, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ref.Call(ctx, "whoami", nil, nil); err != nil || got != "python" {
+			t.Fatalf("whoami: %v, %v", got, err)
+		}
+	})
+	t.Run("go-server", func(t *testing.T) {
+		tb := newEphemeral(t)
+		listenLocal(t, tb, "127.0.0.1")
+		f, err := tb.Register(echo{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := startPy(t, "call", f)
+		for {
+			l, more := p.next(t)
+			if !more || l == "DONE" {
+				break
+			}
+			if !strings.HasPrefix(l, "OK") {
+				t.Errorf("python caller: %s", l)
+			}
+		}
+	})
 }

@@ -148,7 +148,7 @@ func makeLocal(opts Options) identityResult {
 	id := opts.Identity
 	if id == nil {
 		var err error
-		if id, err = negotiate.NewIdentity(opts.Rand, opts.Now()); err != nil {
+		if id, err = negotiate.NewEphemeralIdentity(opts.Rand, opts.Now()); err != nil {
 			return identityResult{err: fmt.Errorf("making a throwaway Tub identity: %w", err)}
 		}
 	}
