@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ory/dockertest/v3"
@@ -21,8 +22,12 @@ import (
 
 // Docker labels on every container and network the suite creates.
 const (
-	labelSuite = "org.gatherer.conformance"        // always "1": leftovers of any run are removed at start
+	labelSuite = "org.gatherer.conformance"        // always "1"
 	labelRun   = "org.gatherer.conformance.run-id" // the run that created it
+	// labelPID is the process id of the test binary that created it: at
+	// start, a run removes the objects of runs whose process is gone
+	// (leftovers), never those of a run still going on beside it.
+	labelPID = "org.gatherer.conformance.pid"
 )
 
 // Ports inside containers (every peer has its own address, so fixed ports).
@@ -109,7 +114,7 @@ func NewContainerPool(ctx context.Context, repo, runID string) (*ContainerPool, 
 		}
 		p.images[flavour] = r + ":" + tag
 	}
-	if err := p.removeLabelled(ctx, labelSuite+"=1"); err != nil {
+	if err := p.removeLabelled(ctx, labelSuite+"=1", deadRun); err != nil {
 		return nil, fmt.Errorf("remove containers left by earlier runs: %w", err)
 	}
 	return p, nil
@@ -117,16 +122,32 @@ func NewContainerPool(ctx context.Context, repo, runID string) (*ContainerPool, 
 
 // Close removes every container and network of this run.
 func (p *ContainerPool) Close(ctx context.Context) error {
-	return p.removeLabelled(ctx, labelRun+"="+p.runID)
+	return p.removeLabelled(ctx, labelRun+"="+p.runID, func(map[string]string) bool { return true })
 }
 
-func (p *ContainerPool) removeLabelled(ctx context.Context, label string) error {
+// deadRun reports whether the run that labelled an object has ended: its
+// process is gone (or it carries no process id: an older suite's leftover).
+func deadRun(labels map[string]string) bool {
+	pid, err := strconv.Atoi(labels[labelPID])
+	if err != nil || pid <= 0 {
+		return true
+	}
+	err = syscall.Kill(pid, 0)
+	return err != nil && !errors.Is(err, syscall.EPERM)
+}
+
+// removeLabelled removes the containers and networks carrying label for
+// which remove(labels) holds.
+func (p *ContainerPool) removeLabelled(ctx context.Context, label string, remove func(map[string]string) bool) error {
 	var errs []error
 	cs, err := p.pool.Client.ListContainers(dc.ListContainersOptions{All: true, Filters: map[string][]string{"label": {label}}, Context: ctx})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	for _, c := range cs {
+		if !remove(c.Labels) {
+			continue
+		}
 		if err := p.pool.Client.RemoveContainer(dc.RemoveContainerOptions{ID: c.ID, Force: true, RemoveVolumes: true, Context: ctx}); err != nil {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
 		}
@@ -136,6 +157,9 @@ func (p *ContainerPool) removeLabelled(ctx context.Context, label string) error 
 		return errors.Join(append(errs, fmt.Errorf("list networks: %w", err))...)
 	}
 	for _, n := range nets {
+		if !remove(n.Labels) {
+			continue
+		}
 		if err := p.pool.Client.RemoveNetwork(n.ID); err != nil {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
 		}
@@ -152,7 +176,7 @@ func (p *ContainerPool) NewDriver(opts Options) (Driver, error) {
 	p.seq++
 	prefix := fmt.Sprintf("%s-s%d", p.runID, p.seq)
 	p.mu.Unlock()
-	labels := map[string]string{labelSuite: "1", labelRun: p.runID}
+	labels := map[string]string{labelSuite: "1", labelRun: p.runID, labelPID: strconv.Itoa(os.Getpid())}
 	network, err := p.pool.CreateNetwork(prefix, func(o *dc.CreateNetworkOptions) { o.Labels = labels })
 	if err != nil {
 		return nil, fmt.Errorf("create the scenario's Docker network: %w", err)

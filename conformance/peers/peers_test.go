@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,29 @@ func TestPynodeControl(t *testing.T) {
 				t.Errorf("%s: %s (answer %v)", st.name, msg, ans)
 			}
 		}
+	}
+}
+
+func TestDeadRun(t *testing.T) {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   bool
+	}{
+		{"this process is alive", map[string]string{labelPID: strconv.Itoa(os.Getpid())}, false},
+		{"an exited process", map[string]string{labelPID: strconv.Itoa(gone.ProcessState.Pid())}, true},
+		{"no pid label (older suite)", map[string]string{}, true},
+		{"garbage pid", map[string]string{labelPID: "x"}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := deadRun(tc.labels); got != tc.want {
+				t.Errorf("deadRun(%v) = %v, want %v", tc.labels, got, tc.want)
+			}
+		})
 	}
 }
