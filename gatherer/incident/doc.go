@@ -27,7 +27,16 @@
 //   - Files appear atomically (temporary file, fsync, rename, fsync of the
 //     directory); leftovers of a crash are removed at start. A stored file
 //     that cannot be read is reported and skipped instead of aborting start.
-//   - latest never moves backwards.
+//   - latest never moves backwards, and never passes an incident that is
+//     not stored yet: it names the newest stored incident below every one
+//     still missing. An incident whose fetch or save failed (a timeout, a
+//     remote error, a full disk) is retried with a doubling backoff
+//     (Options.RetryMin to RetryMax) while the node stays connected; one
+//     refused for good in this session (over the connection's size limits,
+//     no trigger in its header, over the queue bound) stays missing, and the
+//     node offers it again when it next connects. An offered incident whose
+//     file already exists is not fetched again, so what was stored past a
+//     missing one is gathered exactly once.
 //   - A classification line is never written twice for the same file.
 //   - Across tubids (Tahoe's log Tub gets a new tubid at every start), an
 //     incident with the same name and the same trigger event (incarnation

@@ -28,6 +28,8 @@ const (
 const (
 	DefaultFetchTimeout = 2 * time.Minute
 	DefaultMaxQueue     = 1000
+	DefaultRetryMin     = 5 * time.Second
+	DefaultRetryMax     = 5 * time.Minute
 )
 
 // ErrClosed is returned by Logport after Close.
@@ -63,6 +65,13 @@ type Options struct {
 	// are logged and dropped (a later reconnection catches them up). 0
 	// means DefaultMaxQueue.
 	MaxQueue int
+	// RetryMin and RetryMax bound the backoff between attempts at an
+	// incident whose fetch or save failed (a timeout, a full disk): the
+	// wait doubles from RetryMin up to RetryMax, and the incident is
+	// retried for as long as the node stays connected (and offered again
+	// when it reconnects, as latest never passes it). 0 means
+	// DefaultRetryMin / DefaultRetryMax.
+	RetryMin, RetryMax time.Duration
 	// Create makes temporary files (a test seam); nil means the real
 	// file system.
 	Create atomicfile.CreateFunc
@@ -109,6 +118,13 @@ func New(opts Options) (*Service, error) {
 	if opts.MaxQueue <= 0 {
 		opts.MaxQueue = DefaultMaxQueue
 	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = DefaultRetryMin
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = DefaultRetryMax
+	}
+	opts.RetryMax = max(opts.RetryMax, opts.RetryMin)
 	if opts.Classifier == nil {
 		opts.Classifier = (*classify.Rules)(nil)
 	}
@@ -244,6 +260,15 @@ func (s *Service) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("incident gatherer: waiting for node sessions to stop: %w", ctx.Err())
 	}
+}
+
+// backoff is the wait before attempt number attempt+1 at a failed incident.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.opts.RetryMin
+	for i := 1; i < attempt && d < s.opts.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.RetryMax)
 }
 
 // remember notes a stored copy; s.mu must be held.

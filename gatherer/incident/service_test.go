@@ -6,7 +6,9 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/classify"
@@ -288,13 +290,19 @@ func (f failingFile) Write([]byte) (int, error) { return 0, errors.New("disk ful
 
 func (f failingFile) WriteString(string) (int, error) { return 0, errors.New("disk full (injected)") }
 
+// TestAtomicWriteFailure is a full disk: saving the first incident fails
+// while the second is stored. No partial file is left, latest does not pass
+// the missing incident (so a restart would ask for it again), and once space
+// returns the retry stores it and latest catches up.
 func TestAtomicWriteFailure(t *testing.T) {
 	h := newHarness(t)
-	fail := true
+	var fail atomic.Bool
+	fail.Store(true)
 	s := h.start(t, func(o *Options) {
+		o.RetryMin, o.RetryMax = 20*time.Millisecond, 40*time.Millisecond
 		o.Create = func(dir, pattern string) (atomicfile.File, error) {
 			f, err := os.CreateTemp(dir, pattern)
-			if err != nil || !fail || !strings.Contains(pattern, inc1) {
+			if err != nil || !fail.Load() || !strings.Contains(pattern, inc1) {
 				return f, err
 			}
 			return failingFile{f}, nil
@@ -307,14 +315,19 @@ func TestAtomicWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc2, 1)
-	h.rec.waitFor(t, "saving an incident failed", 1)
+	h.rec.waitFor(t, "saving an incident failed", 2)
+	h.rec.waitFor(t, "will try the incident again later", 2)
 	want := []string{
 		"classified/unknown",
 		"incidents/" + tubA + "/" + inc2 + ".flog.bz2",
-		"incidents/" + tubA + "/latest",
 	}
 	if got := h.listing(t); !reflect.DeepEqual(got, want) {
-		t.Errorf("files = %q (no partial or temporary file may remain)", got)
+		t.Errorf("files = %q (no partial or temporary file, and no latest past the missing incident)", got)
+	}
+	fail.Store(false)
+	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc1, 1)
+	if got := h.read(t, "incidents/"+tubA+"/latest"); got != inc2+"\n" {
+		t.Errorf("latest = %q, want %q once both are stored", got, inc2)
 	}
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)

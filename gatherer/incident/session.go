@@ -2,13 +2,16 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
 
@@ -25,14 +28,37 @@ type session struct {
 
 	mu      sync.Mutex
 	queue   []wanted
-	pending map[string]bool // names queued or being fetched
-	latest  string          // owned by run
+	pending map[string]bool // names offered and not yet stored: queued, being fetched or failed
+	dropped string          // smallest name refused by the queue bound ("" = none)
+
+	// Owned by run.
+	latest  string
+	stored  map[string]bool    // names stored (or already held) that latest has not reached
+	retries map[string]*failed // names waiting for another attempt in this session
 }
 
 type wanted struct {
 	name    string
 	trigger any
+	attempt int // earlier failed attempts
 }
+
+// failed is an incident whose fetch or save failed and that waits for its
+// next attempt.
+type failed struct {
+	w  wanted
+	at time.Time
+}
+
+// outcome is what handle did with one incident.
+type outcome int
+
+const (
+	outcomeStored  outcome = iota // stored now, or already held: latest may pass it
+	outcomeRetry                  // a transient failure: try again after a backoff
+	outcomeRefused                // refused (too large, malformed): not retried until the node reconnects
+	outcomeSettled                // stored and already settled by handle
+)
 
 func newSession(svc *Service, tubid string, pub Publisher, cancel context.CancelFunc) *session {
 	return &session{
@@ -43,6 +69,8 @@ func newSession(svc *Service, tubid string, pub Publisher, cancel context.Cancel
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		pending: map[string]bool{},
+		stored:  map[string]bool{},
+		retries: map[string]*failed{},
 	}
 }
 
@@ -81,26 +109,116 @@ func (ss *session) run(ctx context.Context) {
 		}
 		return
 	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
+		ss.armRetry(timer)
 		select {
 		case <-ctx.Done():
 			return
 		case <-ss.wake:
+		case <-timer.C:
+			ss.requeueDue()
 		}
 		for {
 			w, ok := ss.next()
 			if !ok {
 				break
 			}
-			ss.handle(ctx, w)
-			ss.mu.Lock()
-			delete(ss.pending, w.name)
-			ss.mu.Unlock()
+			ss.settle(w, ss.handle(ctx, w))
 			if ctx.Err() != nil {
 				return
 			}
 		}
 	}
+}
+
+// settle records the outcome of one attempt and moves latest as far as it
+// may go: up to the newest stored name below every name still unresolved,
+// so that latest never passes an incident that is not stored yet and a
+// reconnection (or a gatherer restart) offers that incident again.
+func (ss *session) settle(w wanted, o outcome) {
+	log := ss.svc.log
+	switch o {
+	case outcomeStored:
+		ss.stored[w.name] = true
+		ss.mu.Lock()
+		delete(ss.pending, w.name)
+		ss.mu.Unlock()
+	case outcomeRetry:
+		w.attempt++
+		d := ss.svc.backoff(w.attempt)
+		ss.retries[w.name] = &failed{w: w, at: time.Now().Add(d)}
+		log.Warn("will try the incident again later", "tubid", ss.tubid, "incident", w.name,
+			"attempt", w.attempt, "retry_in", d.String())
+		return
+	case outcomeRefused:
+		log.Warn("the incident stays unfetched until the node reconnects; latest will not pass it",
+			"tubid", ss.tubid, "incident", w.name)
+		return
+	case outcomeSettled:
+		return
+	}
+	ss.mu.Lock()
+	barrier := ss.dropped
+	for n := range ss.pending {
+		if barrier == "" || n < barrier {
+			barrier = n
+		}
+	}
+	ss.mu.Unlock()
+	best := ""
+	for n := range ss.stored {
+		if (barrier == "" || n < barrier) && n > best {
+			best = n
+		}
+	}
+	if best == "" {
+		return
+	}
+	if ss.advanceLatest(best) {
+		for n := range ss.stored {
+			if n <= best {
+				delete(ss.stored, n)
+			}
+		}
+	}
+}
+
+// armRetry sets the timer to the earliest pending retry, if any.
+func (ss *session) armRetry(timer *time.Timer) {
+	var first time.Time
+	for _, f := range ss.retries {
+		if first.IsZero() || f.at.Before(first) {
+			first = f.at
+		}
+	}
+	timer.Stop()
+	select {
+	case <-timer.C:
+	default:
+	}
+	if !first.IsZero() {
+		timer.Reset(max(time.Until(first), 0))
+	}
+}
+
+// requeueDue puts the incidents whose backoff has ended back on the queue,
+// oldest name first.
+func (ss *session) requeueDue() {
+	now := time.Now()
+	var due []wanted
+	for n, f := range ss.retries {
+		if !f.at.After(now) {
+			due = append(due, f.w)
+			delete(ss.retries, n)
+		}
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].name < due[j].name })
+	ss.mu.Lock()
+	ss.queue = append(ss.queue, due...)
+	ss.mu.Unlock()
 }
 
 func (ss *session) next() (wanted, bool) {
@@ -123,8 +241,11 @@ func (ss *session) enqueue(name string, trigger any) {
 		ss.mu.Unlock()
 		return
 	case len(ss.queue) >= ss.svc.opts.MaxQueue:
+		if ss.dropped == "" || name < ss.dropped {
+			ss.dropped = name
+		}
 		ss.mu.Unlock()
-		ss.svc.log.Error("too many incidents waiting to be fetched from this node; dropping one (it will be offered again after a reconnection only if it is newer than latest)",
+		ss.svc.log.Error("too many incidents waiting to be fetched from this node; leaving one for the next connection (latest stays before it, so the node offers it again when it reconnects)",
 			"tubid", ss.tubid, "incident", name, "max_queue", ss.svc.opts.MaxQueue)
 		return
 	}
@@ -137,14 +258,23 @@ func (ss *session) enqueue(name string, trigger any) {
 	}
 }
 
-func (ss *session) handle(ctx context.Context, w wanted) {
+// handle fetches, stores and classifies one incident and says what became
+// of it.
+func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	svc := ss.svc
 	log := svc.log
+	rel := relPath(ss.tubid, w.name)
+	abs := filepath.Join(ss.nodedir(), w.name+fileSuffix)
+	if _, err := os.Stat(abs); err == nil {
+		// Offered again because latest had not reached it (an earlier
+		// incident was still missing when it was stored).
+		log.Info(fmt.Sprintf("incident %s is already stored; not fetching it again", rel), "tubid", ss.tubid)
+		return outcomeStored
+	}
 	if other, dup := svc.heldElsewhere(w.name, ss.tubid, fingerprint(w.trigger)); dup {
 		log.Info(fmt.Sprintf("incident %s is already stored as %s (same trigger event); not fetching it again",
 			w.name, relPath(other, w.name)), "tubid", ss.tubid)
-		ss.advanceLatest(w.name)
-		return
+		return outcomeStored
 	}
 	log.Info("fetching incident " + w.name)
 	m := svc.opts.Metrics
@@ -154,20 +284,25 @@ func (ss *session) handle(ctx context.Context, w wanted) {
 	cancel()
 	m.ObserveFetch(time.Since(started))
 	if err != nil {
-		if ctx.Err() == nil {
-			m.Error("fetch_failed")
-			log.Error("fetching an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
+		if ctx.Err() != nil {
+			return outcomeRetry
 		}
-		return
+		if tooLarge(err) {
+			m.Error("incident_too_large")
+			log.Error("the node's incident is larger than this gatherer accepts (raise --max-incident-size to gather it); going on with the next one",
+				"tubid", ss.tubid, "incident", w.name, "err", err)
+			return outcomeRefused
+		}
+		m.Error("fetch_failed")
+		log.Error("fetching an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
+		return outcomeRetry
 	}
 	trigger, ok := dictGet(header, "trigger")
 	if !isDict(header) || !ok {
 		log.Error("the node sent an incident without a header trigger; not storing it", "tubid", ss.tubid, "incident", w.name)
 		m.Error("bad_incident")
-		return
+		return outcomeRefused
 	}
-	rel := relPath(ss.tubid, w.name)
-	abs := filepath.Join(ss.nodedir(), w.name+fileSuffix)
 	rx := float64(svc.opts.Now().UnixNano()) / 1e9
 	var written countingWriter
 	err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
@@ -177,18 +312,27 @@ func (ss *session) handle(ctx context.Context, w wanted) {
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
-		return
+		return outcomeRetry
 	}
 	m.AddIncidents(1)
 	m.AddEvents(len(events))
 	m.AddBytesWritten(written.n)
-	ss.advanceLatest(w.name)
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
 	svc.mu.Unlock()
+	// latest moves before classification, as in Python.
+	ss.settle(w, outcomeStored)
 	if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
 		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
 	}
+	return outcomeSettled
+}
+
+// tooLarge reports whether a fetch failed because the answer is over the
+// connection's Banana limits (the gatherer's maximum incident size).
+func tooLarge(err error) bool {
+	return errors.Is(err, banana.ErrMessageTooLarge) || errors.Is(err, banana.ErrStringTooLong) ||
+		errors.Is(err, banana.ErrTooManyItems)
 }
 
 // countingWriter counts the bytes written through it.
@@ -205,9 +349,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // advanceLatest rewrites latest if name sorts after it (Python compares
 // names as strings to decide what to offer, so latest never moves back).
-func (ss *session) advanceLatest(name string) {
+func (ss *session) advanceLatest(name string) bool {
 	if name <= ss.latest {
-		return
+		return true
 	}
 	p := filepath.Join(ss.nodedir(), LatestFile)
 	err := atomicfile.Writer{Create: ss.svc.opts.Create}.WriteFile(p, func(w io.Writer) error {
@@ -216,9 +360,10 @@ func (ss *session) advanceLatest(name string) {
 	})
 	if err != nil {
 		ss.svc.log.Error("cannot record the last known incident", "tubid", ss.tubid, "err", err)
-		return
+		return false
 	}
 	ss.latest = name
+	return true
 }
 
 // observer is our RILogObserver for one session.
