@@ -92,12 +92,7 @@ fuzz:
 # Until cmd/bench exists (ours vs python-foolscap in one run), the package
 # benchmarks.
 bench:
-	@if [ -d cmd/bench ] && ls cmd/bench/*.go >/dev/null 2>&1; then \
-		$(GO) run ./cmd/bench; \
-	else \
-		echo "make bench: cmd/bench does not exist yet; running the package benchmarks only (no Python comparison)"; \
-		$(GO) test -run '^$$' -bench . -benchmem ./...; \
-	fi
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
 # Packages whose tests take -update re-record their golden files from the
 # real python-foolscap (each rewrites only what no longer matches).

@@ -34,8 +34,10 @@ type GathererSpec struct {
 	Kind string // KindIncident or KindLog
 	// Dir is the gatherer directory to create (it must not hold one yet).
 	Dir string
-	// Bzip compresses the log gatherer's files (--bzip).
+	// Bzip compresses the log gatherer's rotated files (--bzip).
 	Bzip bool
+	// Rotate is the log gatherer's --rotate period in seconds (0: none).
+	Rotate int
 	// Binary is our gatherer executable (ImplGo).
 	Binary string
 	// Flogtool and Twistd are python-foolscap's tools (ImplPython);
@@ -71,6 +73,9 @@ func StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
 	args := []string{createCmd, "--quiet", "--port", portSpec, "--location", location}
 	if spec.Bzip {
 		args = append(args, "--bzip")
+	}
+	if spec.Rotate > 0 {
+		args = append(args, "--rotate", strconv.Itoa(spec.Rotate))
 	}
 	args = append(args, spec.Dir)
 	var create, run *exec.Cmd

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gatherer/gatherer/internal/loadnode"
+)
+
+type incidentResult struct {
+	gathered int
+	wanted   int
+	elapsed  time.Duration
+	cpu      time.Duration
+	peakRSS  int64
+	partial  bool
+	err      error
+}
+
+func (r incidentResult) rate() float64 {
+	if r.err != nil || r.elapsed <= 0 {
+		return math.NaN()
+	}
+	return float64(r.gathered) / r.elapsed.Seconds()
+}
+
+// incident runs N nodes x K incidents against each gatherer.
+func (b *bench) incident(ctx context.Context, rep *report) {
+	base, err := loadnode.MakeIncidents(loadnode.IncidentSpec{Count: b.cfg.incidents, Events: b.cfg.events,
+		Start: time.Now().Add(-time.Hour), Seed: 1})
+	if err != nil {
+		rep.Notes = append(rep.Notes, "incident workload: "+err.Error())
+		return
+	}
+	for _, n := range b.cfg.incidentNodes {
+		res := map[string]incidentResult{}
+		for _, impl := range b.impls() {
+			if ctx.Err() != nil {
+				return
+			}
+			r := b.runIncident(ctx, impl, n, base)
+			if r.err != nil {
+				b.log.Warn("incident case failed", "impl", impl, "nodes", n, "err", r.err)
+			}
+			b.log.Info("incident case", "impl", impl, "nodes", n, "gathered", r.gathered, "of", r.wanted,
+				"seconds", r.elapsed.Seconds(), "incidents_per_s", r.rate())
+			res[impl] = r
+		}
+		g, p := res[loadnode.ImplGo], res[loadnode.ImplPython]
+		cs := fmt.Sprintf("%d nodes x %d", n, b.cfg.incidents)
+		note := incidentNote(g, p)
+		rep.add(Row{Workload: "incident", Case: cs, Metric: "ingest", Unit: "incidents/s", Go: g.rate(), Python: orNaN(p, p.rate()), HigherBetter: true, Note: note})
+		rep.add(Row{Workload: "incident", Case: cs, Metric: "time to gather all", Unit: "s", Go: g.allTime(), Python: orNaN(p, p.allTime()), Note: "python: extrapolated when cut short"})
+		rep.add(Row{Workload: "incident", Case: cs, Metric: "CPU per incident", Unit: "ms", Go: g.cpuPer(), Python: orNaN(p, p.cpuPer())})
+		rep.add(Row{Workload: "incident", Case: cs, Metric: "peak RSS", Unit: "MiB", Go: mib(g.peakRSS), Python: orNaN(p, mib(p.peakRSS))})
+		rep.Plot = append(rep.Plot, IncidentPoint{Nodes: n, Go: g.rate(), Python: orNaN(p, p.rate())})
+	}
+}
+
+func (r incidentResult) allTime() float64 {
+	if r.err != nil || r.gathered == 0 {
+		return math.NaN()
+	}
+	return r.elapsed.Seconds() * float64(r.wanted) / float64(r.gathered)
+}
+
+func (r incidentResult) cpuPer() float64 {
+	if r.err != nil || r.gathered == 0 {
+		return math.NaN()
+	}
+	return float64(r.cpu.Milliseconds()) / float64(r.gathered)
+}
+
+func incidentNote(g, p incidentResult) string {
+	var notes []string
+	for _, x := range []struct {
+		name string
+		r    incidentResult
+	}{{"ours", g}, {"python", p}} {
+		switch {
+		case x.r.err != nil:
+			notes = append(notes, x.name+" failed: "+shorten(x.r.err.Error(), 80))
+		case x.r.partial:
+			notes = append(notes, fmt.Sprintf("%s cut short: %d of %d in %.0f s", x.name, x.r.gathered, x.r.wanted, x.r.elapsed.Seconds()))
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+// orNaN is NaN when the python side was not run (zero result).
+func orNaN(r incidentResult, v float64) float64 {
+	if r.wanted == 0 {
+		return math.NaN()
+	}
+	return v
+}
+
+func mib(b int64) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return float64(b) / (1 << 20)
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func (b *bench) runIncident(ctx context.Context, impl string, n int, base []loadnode.Incident) (res incidentResult) {
+	k := len(base)
+	res.wanted = n * k
+	g, err := b.startGatherer(ctx, impl, loadnode.KindIncident, false, fmt.Sprintf("incident-%s-%d", impl, n))
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer func() {
+		if err := stopGatherer(g, 30*time.Second); err != nil {
+			b.log.Warn("stopping the gatherer", "impl", impl, "err", err)
+		}
+		_ = os.RemoveAll(g.Spec.Dir)
+	}()
+	perNode := make([][]loadnode.Incident, n)
+	last := make([]string, n) // each node's last incident, as "latest" will hold it
+	for i := range perNode {
+		perNode[i] = loadnode.ForNode(base, uint64(i)+1)
+		last[i] = perNode[i][k-1].Name + "\n"
+	}
+	nodes, err := b.makeNodes(n, func(i int) loadnode.Options {
+		return loadnode.Options{Incidents: perNode[i]}
+	})
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer closeNodes(nodes)
+	u0, err := g.Usage()
+	if err != nil {
+		res.err = err
+		return res
+	}
+	limit := 10 * time.Minute
+	if impl == loadnode.ImplPython {
+		limit = b.cfg.pythonCap
+	}
+	cctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	start := time.Now()
+	if err := connectNodes(cctx, nodes, g.FURL); err != nil && cctx.Err() == nil {
+		res.err = err
+		return res
+	}
+	done := make([]bool, n)
+	remaining := n
+	finished := waitUntil(cctx, 25*time.Millisecond, func() bool {
+		for i, nd := range nodes {
+			if done[i] || nd.Stats().IncidentsServed < int64(k) {
+				continue
+			}
+			bs, _ := os.ReadFile(filepath.Join(g.Spec.Dir, "incidents", nd.TubID(), "latest"))
+			if string(bs) == last[i] {
+				done[i] = true
+				remaining--
+			}
+		}
+		return remaining == 0
+	})
+	res.elapsed = time.Since(start)
+	u1, err := g.Usage()
+	if err != nil {
+		res.err = err
+		return res
+	}
+	res.cpu = u1.CPU - u0.CPU
+	res.peakRSS = u1.HWM
+	if finished {
+		res.gathered = res.wanted
+		return res
+	}
+	res.partial = true
+	for _, nd := range nodes {
+		files, _ := filepath.Glob(filepath.Join(g.Spec.Dir, "incidents", nd.TubID(), "incident-*.flog.bz2"))
+		res.gathered += len(files)
+	}
+	if ctx.Err() != nil {
+		res.err = ctx.Err()
+	}
+	return res
+}
