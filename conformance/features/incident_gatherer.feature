@@ -58,6 +58,22 @@ Feature: Incident gatherer
     And the copy's trigger is the web page's incident report with details ""
     And the incident is listed in the "unknown" classification
 
+  @tahoe-1.20 @slow
+  Scenario: a Tahoe node connects again after a restart, under a new tubid
+    Tahoe's log Tub gets a fresh key at every start, so after a restart the
+    node reaches the gatherer as a new publisher and offers its stored
+    incidents again. Here the implementations differ, each as documented:
+    python-foolscap's gatherer fetches them again into a second directory and
+    lists them twice; ours recognises an incident it already holds (same name
+    and trigger) and keeps the one copy.
+
+    Given a Tahoe node whose log_gatherer.furl points at the incident gatherer
+    And an operator saves an incident report with "curl --data flop"
+    And the incident gatherer keeps a copy of that incident under the tubid of the node's log Tub
+    When the Tahoe node is restarted
+    Then the incident gatherer's twistd.log says the node connected again under its new tubid
+    And the incident offered again is handled as the implementation documents
+
   @cross @foolscap-21.7
   Scenario: our gatherer and the reference keep the same copy of an incident
     Both implementations gather from one node at the same time; their copies

@@ -224,6 +224,18 @@ func (c *container) output() string {
 	return b.String()
 }
 
+// ip is the container's current address on the scenario's network.
+func (c *container) ip(ctx context.Context) (string, error) {
+	ct, err := c.d.p.pool.Client.InspectContainerWithContext(c.res.Container.ID, ctx)
+	if err != nil {
+		return "", fmt.Errorf("inspect container %s: %w", c.res.Container.Name, err)
+	}
+	if n, ok := ct.NetworkSettings.Networks[c.d.network.Network.Name]; ok && n.IPAddress != "" {
+		return n.IPAddress, nil
+	}
+	return "", fmt.Errorf("container %s has no address on network %s", c.res.Container.Name, c.d.network.Network.Name)
+}
+
 func (c *container) running() bool {
 	ct, err := c.d.p.pool.Client.InspectContainer(c.res.Container.ID)
 	return err == nil && ct.State.Running
@@ -481,6 +493,22 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 		return nil, err
 	}
 	t.proc = c
+	started := false
+	t.start = func(ctx context.Context) error {
+		if started { // a restart: the container exists, stopped
+			if err := d.p.pool.Client.StartContainerWithContext(c.res.Container.ID, nil, ctx); err != nil {
+				return fmt.Errorf("start Tahoe node %s again: %w", spec.Name, err)
+			}
+			// The address may change when a container restarts.
+			ip, err := c.ip(ctx)
+			if err != nil {
+				return err
+			}
+			t.WebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(ip, strconv.Itoa(containerWebPort)))
+		}
+		started = true
+		return waitTahoe(ctx, t, func() bool { return !c.running() }, c.output)
+	}
 	t.WebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerWebPort)))
 	t.curl = func(ctx context.Context, args ...string) (string, error) {
 		// The last argument is a path on the node's web port.
@@ -494,10 +522,14 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 	t.follow = func(ctx context.Context, argv []string, until func(string) bool) (string, error) {
 		return c.follow(ctx, argv, until)
 	}
-	if err := waitTahoe(ctx, t, func() bool { return !c.running() }, c.output); err != nil {
+	if err := t.start(ctx); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+func (d *containerDriver) RestartTahoe(ctx context.Context, t *Tahoe) error {
+	return restartTahoe(ctx, t)
 }
 
 func (d *containerDriver) Close(ctx context.Context) error {

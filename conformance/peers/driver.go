@@ -49,6 +49,10 @@ type Driver interface {
 	// StartTahoe creates and runs a real Tahoe-LAFS node; it returns once its
 	// web port answers and its logport FURL is written.
 	StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error)
+	// RestartTahoe stops the node (SIGTERM) and runs it again; it returns
+	// once the node has written a new logport FURL (its log Tub, and so its
+	// tubid, is new at every start).
+	RestartTahoe(ctx context.Context, t *Tahoe) error
 	// Close stops every peer and removes what the driver created outside
 	// the scenario directory (containers, networks, chroot directories).
 	Close(ctx context.Context) error
@@ -177,7 +181,9 @@ type Tahoe struct {
 	// follow runs a long-lived tool where the node runs until until(output)
 	// holds or ctx ends, stops it, and returns its output.
 	follow func(ctx context.Context, argv []string, until func(string) bool) (string, error)
-	proc   stopper
+	// start runs the (created) node and waits until it is up.
+	start func(ctx context.Context) error
+	proc  stopper
 }
 
 // Tail runs the implementation's "tail" tool (flogtool tail, or our gatherer

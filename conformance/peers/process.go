@@ -354,12 +354,15 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 			return nil, err
 		}
 	}
-	p, err := startProc("tahoe "+spec.Name, d.chrootCommand("tahoe", "run", "--allow-stdin-close", nodeDir), nil)
-	if err != nil {
-		return nil, err
+	t.start = func(ctx context.Context) error {
+		p, err := startProc("tahoe "+spec.Name, d.chrootCommand("tahoe", "run", "--allow-stdin-close", nodeDir), nil)
+		if err != nil {
+			return err
+		}
+		d.procs = append(d.procs, p)
+		t.proc = p
+		return waitTahoe(ctx, t, p.exited, p.output)
 	}
-	d.procs = append(d.procs, p)
-	t.proc = p
 	t.curl = func(ctx context.Context, args ...string) (string, error) {
 		// The last argument is a path on the node's web port.
 		args[len(args)-1] = fmt.Sprintf("localhost:%d/%s", web, args[len(args)-1])
@@ -385,10 +388,34 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 		_ = tp.stop(context.WithoutCancel(ctx))
 		return tp.output(), err
 	}
-	if err := waitTahoe(ctx, t, p.exited, p.output); err != nil {
+	if err := t.start(ctx); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+func (d *processDriver) RestartTahoe(ctx context.Context, t *Tahoe) error {
+	return restartTahoe(ctx, t)
+}
+
+// restartTahoe stops the node, forgets its logport FURL (Tahoe rewrites the
+// file at start) and starts it again.
+func restartTahoe(ctx context.Context, t *Tahoe) error {
+	if err := t.proc.stop(ctx); err != nil {
+		return fmt.Errorf("stop Tahoe node %s: %w", t.Name, err)
+	}
+	old := t.LogPort
+	t.LogPort = ""
+	if err := os.Remove(filepath.Join(t.Dir, "private", "logport.furl")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the old logport FURL: %w", err)
+	}
+	if err := t.start(ctx); err != nil {
+		return err
+	}
+	if t.LogPort == old {
+		return fmt.Errorf("Tahoe node %s kept its logport FURL across a restart", t.Name)
+	}
+	return nil
 }
 
 // waitTahoe waits until the node's web port answers and its logport FURL is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cucumber/godog"
@@ -23,6 +24,9 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the incident gatherer keeps a copy of that incident under the (?:node's tubid|tubid of the node's log Tub)$`, incidentCopied)
 	sc.Step(`^the copy's trigger is the web page's incident report with details "([^"]*)"$`, triggerIsWebReport)
 	sc.Step(`^the incident is listed in the "([^"]+)" classification$`, incidentClassified)
+	sc.Step(`^the Tahoe node is restarted$`, restartTahoe)
+	sc.Step(`^the incident gatherer's twistd\.log says the node connected again under its new tubid$`, reconnectedLogged)
+	sc.Step(`^the incident offered again is handled as the implementation documents$`, reofferedIncident)
 	sc.Step(`^the incident gatherer's twistd\.log says it connected to the node and fetched the incident$`, twistdLogTells)
 	sc.Step(`^the incident gatherer is stopped$`, stopGatherer)
 	sc.Step(`^the incident gatherer is started again$`, runGatherer)
@@ -59,24 +63,16 @@ func runGatherer(ctx context.Context) error {
 // (shared/foolscap/gatherers.md 5.5), whatever the logging system prefix.
 func twistdLogTells(ctx context.Context) error {
 	w := getWorld(ctx)
-	path := filepath.Join(w.gatherer.Dir, "twistd.log")
-	want := []string{
+	for _, line := range []string{
 		"connected to " + w.publisher + ", last known incident is ",
 		"fetching incident " + w.incident,
 		"classified incidents/" + w.publisher + "/" + w.incident + ".flog.bz2 as [unknown]",
+	} {
+		if err := waitTwistdLog(ctx, w.gatherer, line); err != nil {
+			return err
+		}
 	}
-	return peers.WaitFor(ctx, fmt.Sprintf("%s to hold %q", path, want), func(context.Context) (bool, error) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return false, nil
-		}
-		for _, s := range want {
-			if !strings.Contains(string(b), s) {
-				return false, fmt.Errorf("no line with %q yet", s)
-			}
-		}
-		return true, nil
-	})
+	return nil
 }
 
 func startNode(ctx context.Context, foolscap string) error {
@@ -239,20 +235,87 @@ func triggerIsWebReport(ctx context.Context, details string) error {
 	return nil
 }
 
-func incidentClassified(ctx context.Context, category string) error {
+func restartTahoe(ctx context.Context) error {
 	w := getWorld(ctx)
-	path := filepath.Join(w.gatherer.Dir, "classified", category)
-	want := "incidents/" + w.publisher + "/" + w.incident + ".flog.bz2"
-	return peers.WaitFor(ctx, fmt.Sprintf("the line %q in %s", want, path), func(context.Context) (bool, error) {
+	old := w.publisher
+	if err := w.driver.RestartTahoe(ctx, w.tahoe); err != nil {
+		return err
+	}
+	w.publisher = w.tahoe.LogTubID()
+	if w.publisher == old {
+		return fmt.Errorf("the node's log Tub kept its tubid %s across the restart", old)
+	}
+	w.previous = append(w.previous, old)
+	return nil
+}
+
+func reconnectedLogged(ctx context.Context) error {
+	w := getWorld(ctx)
+	return waitTwistdLog(ctx, w.gatherer, "connected to "+w.publisher+", last known incident is ")
+}
+
+// reofferedIncident checks what each implementation documents for an
+// incident offered again by the same node under a new tubid.
+func reofferedIncident(ctx context.Context) error {
+	w := getWorld(ctx)
+	if len(w.previous) == 0 {
+		return fmt.Errorf("no earlier publisher in this scenario")
+	}
+	first := "incidents/" + w.previous[len(w.previous)-1] + "/" + w.incident + ".flog.bz2"
+	second := "incidents/" + w.publisher + "/" + w.incident + ".flog.bz2"
+	unknown := filepath.Join(w.gatherer.Dir, "classified", "unknown")
+	if w.gatherer.Impl == peers.ImplPython {
+		// python-foolscap: a second copy, listed a second time.
+		if err := waitCopy(ctx, w.gatherer, w.publisher, w.incident); err != nil {
+			return err
+		}
+		return waitLines(ctx, unknown, first, second)
+	}
+	// Ours: recognised as the copy it holds, so neither fetched nor listed again.
+	if err := waitTwistdLog(ctx, w.gatherer, "incident "+w.incident+" is already stored as "+first); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(w.gatherer.Dir, filepath.FromSlash(second))); err == nil {
+		return fmt.Errorf("our gatherer stored a second copy %s", second)
+	}
+	b, err := os.ReadFile(unknown)
+	if err != nil {
+		return fmt.Errorf("read the classification: %w", err)
+	}
+	if n := strings.Count(string(b), w.incident); n != 1 {
+		return fmt.Errorf("classified/unknown names the incident %d times, want once:\n%s", n, b)
+	}
+	return nil
+}
+
+// waitTwistdLog waits until g's twistd.log holds a line containing text.
+func waitTwistdLog(ctx context.Context, g *peers.Gatherer, text string) error {
+	path := filepath.Join(g.Dir, "twistd.log")
+	return peers.WaitFor(ctx, fmt.Sprintf("%s to hold %q", path, text), func(context.Context) (bool, error) {
+		b, err := os.ReadFile(path)
+		return err == nil && strings.Contains(string(b), text), nil
+	})
+}
+
+// waitLines waits until every one of lines is a line of the file at path.
+func waitLines(ctx context.Context, path string, lines ...string) error {
+	return peers.WaitFor(ctx, fmt.Sprintf("the lines %q in %s", lines, path), func(context.Context) (bool, error) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return false, nil
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if line == want {
-				return true, nil
+		have := strings.Split(string(b), "\n")
+		for _, l := range lines {
+			if !slices.Contains(have, l) {
+				return false, nil
 			}
 		}
-		return false, nil
+		return true, nil
 	})
+}
+
+func incidentClassified(ctx context.Context, category string) error {
+	w := getWorld(ctx)
+	return waitLines(ctx, filepath.Join(w.gatherer.Dir, "classified", category),
+		"incidents/"+w.publisher+"/"+w.incident+".flog.bz2")
 }

@@ -56,7 +56,8 @@ type world struct {
 	// is the incident's name (incident-<time>-<unique>).
 	publisher string
 	incident  string
-	event     string // the text of the last event the node logged
+	previous  []string // earlier publishers of the same node (Tahoe restarts)
+	event     string   // the text of the last event the node logged
 	// tailOutput is what the tail tool printed.
 	tailOutput string
 	// checkOutput and checkExit are gatherer-check's output and exit code.
