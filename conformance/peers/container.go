@@ -488,7 +488,10 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 			return nil, err
 		}
 	}
-	c, err := d.run(spec.Name, "trixie", []string{"tahoe", "run", "--allow-stdin-close", inside})
+	// Tahoe refuses to start while running.process names a live process;
+	// in a restarted container the stale pid (1) is always live.
+	c, err := d.run(spec.Name, "trixie", []string{"sh", "-c",
+		"rm -f " + inside + "/running.process && exec tahoe run --allow-stdin-close " + inside})
 	if err != nil {
 		return nil, err
 	}
