@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,100,500; quick 1,10,100)")
 	fs.IntVar(&cfg.incidents, "incidents", 0, "incidents per node (default 4; quick 2)")
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
-	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 90s; quick 30s)")
+	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 60s; quick 30s)")
 	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,100; quick 10)")
 	fs.DurationVar(&cfg.logSeconds, "log-seconds", 0, "measurement window of one log case (default 6s; quick 3s)")
 	burstNodes := fs.String("burst-nodes", "", "python node counts for the burst workload (default 1,10; quick 1)")
@@ -150,7 +150,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.pyIdleNodes = pick(200, 100)
 	}
 	if cfg.pythonCap == 0 {
-		cfg.pythonCap = pickD(90*time.Second, 30*time.Second)
+		cfg.pythonCap = pickD(60*time.Second, 30*time.Second)
 	}
 	if cfg.logSeconds == 0 {
 		cfg.logSeconds = pickD(6*time.Second, 3*time.Second)

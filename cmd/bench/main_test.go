@@ -22,7 +22,7 @@ func TestParseFlags(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if len(c.workloads) != len(allWorkloads) || c.incidents != 4 || c.pythonCap != 90*time.Second {
+			if len(c.workloads) != len(allWorkloads) || c.incidents != 4 || c.pythonCap != 60*time.Second {
 				t.Errorf("got %+v", c)
 			}
 			if got := c.incidentNodes; len(got) != 4 || got[3] != 500 {

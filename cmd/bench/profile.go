@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ type profileResult struct {
 // the load nodes do not, so "-tagfocus side=gatherer" shows the
 // gatherer's own costs.
 func (b *bench) profile(ctx context.Context, rep *report) {
-	for _, kind := range []string{loadnode.KindIncident, loadnode.KindLog} {
+	for _, kind := range []string{loadnode.KindIncident, loadnode.KindLog, "idle"} {
 		p, err := b.profileOne(ctx, kind)
 		if err != nil {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("profile %s: %v", kind, err))
@@ -46,6 +47,9 @@ func (b *bench) profile(ctx context.Context, rep *report) {
 
 func (b *bench) profileOne(ctx context.Context, kind string) (profileResult, error) {
 	res := profileResult{Workload: kind, File: filepath.Join(b.cfg.out, kind+".cpu.pprof")}
+	if kind == "idle" {
+		res.File = filepath.Join(b.cfg.out, "idle.heap.pprof")
+	}
 	dir := b.gathererDir("profile-" + kind)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
@@ -75,7 +79,7 @@ func (b *bench) profileOne(ctx context.Context, kind string) (profileResult, err
 			return
 		}
 		switch kind {
-		case loadnode.KindIncident:
+		case loadnode.KindIncident, "idle":
 			rules, err := classify.Load(dir)
 			if err != nil {
 				startErr = err
@@ -128,6 +132,9 @@ func (b *bench) profileOne(ctx context.Context, kind string) (profileResult, err
 		return res, fmt.Errorf("creating the profile: %w", err)
 	}
 	defer pf.Close()
+	if kind == "idle" {
+		return b.profileIdle(ctx, f, pf, res)
+	}
 	if err := pprof.StartCPUProfile(pf); err != nil {
 		return res, fmt.Errorf("starting the CPU profile: %w", err)
 	}
@@ -197,6 +204,46 @@ func (b *bench) profileLogs(ctx context.Context, furlStr string) (string, error)
 	e := sumStats(nodes).EventsDelivered - e0
 	return fmt.Sprintf("%d Go nodes streaming for %s (--bzip, rotate %d s): %d events, %.0f events/s in-process (nodes and gatherer share the CPUs).",
 		n, d, logRotate, e, float64(e)/d.Seconds()), nil
+}
+
+// profileIdle connects idle nodes to the in-process gatherer and writes
+// a heap profile. Both ends of every connection live in this process, so
+// the per-connection figures hold the gatherer's side and the node's side
+// (the same pb and tub code).
+func (b *bench) profileIdle(ctx context.Context, furlStr string, pf *os.File, res profileResult) (profileResult, error) {
+	const n = 1000
+	runtime.GC()
+	g0 := runtime.NumGoroutine()
+	var m0 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	nodes, err := b.makeNodes(n, func(int) loadnode.Options { return loadnode.Options{} })
+	if err != nil {
+		return res, err
+	}
+	defer closeNodes(nodes)
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := connectNodes(cctx, nodes, furlStr); err != nil {
+		return res, err
+	}
+	waitUntil(cctx, 50*time.Millisecond, func() bool { return sumStats(nodes).IncidentSubscriptions >= n })
+	settle(ctx, 2*time.Second)
+	runtime.GC()
+	var m1 runtime.MemStats
+	runtime.ReadMemStats(&m1)
+	goroutines := runtime.NumGoroutine() - g0
+	if err := pprof.Lookup("heap").WriteTo(pf, 0); err != nil {
+		return res, fmt.Errorf("writing the heap profile: %w", err)
+	}
+	res.Summary = fmt.Sprintf("%d idle Go nodes connected to the in-process incident gatherer: %d goroutines per connection (both ends), "+
+		"heap in use %.1f KiB per connection, goroutine stacks %.1f KiB per connection (both ends).",
+		n, goroutines/n, float64(m1.HeapInuse-m0.HeapInuse)/1024/n, float64(m1.StackInuse-m0.StackInuse)/1024/n)
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=20", "-sample_index=inuse_space", res.File).CombinedOutput()
+	if err != nil {
+		return res, fmt.Errorf("go tool pprof: %w: %s", err, shorten(string(out), 300))
+	}
+	res.Top = trimPprof(string(out))
+	return res, nil
 }
 
 // trimPprof keeps pprof's table and drops the build and file lines.

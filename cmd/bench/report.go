@@ -139,7 +139,7 @@ func (r *report) markdown() string {
 			fmtNum(row.Go), fmtNum(row.Python), fmtRatio(row.Ratio), row.Note)
 	}
 	for _, p := range r.Profiles {
-		fmt.Fprintf(&sb, "\n## CPU profile: our gatherer, %s workload\n\n%s\n\n```\n%s\n```\n", p.Workload, p.Summary, p.Top)
+		fmt.Fprintf(&sb, "\n## Profile: our gatherer, %s workload\n\n%s\n\n```\n%s\n```\n", p.Workload, p.Summary, p.Top)
 	}
 	if len(r.Notes) > 0 {
 		sb.WriteString("\n## Notes\n\n")
