@@ -6,6 +6,8 @@ Feature: Incident gatherer
     flogtool create-incident-gatherer --port tcp:3118 --location tcp:HOST:3118 DIR
     (cd DIR && twistd -y gatherer.tac)
 
+  ("ls -lart incidents classified" then shows one directory per publishing
+  tubid, holding the copies and a file "latest", and one file per category),
   and then each node is given the gatherer's FURL (DIR/log_gatherer.furl) as
   its log gatherer: the log-gatherer-furl Tub option for a foolscap program,
   log_gatherer.furl in the [node] section of tahoe.cfg for a Tahoe node.
@@ -20,6 +22,7 @@ Feature: Incident gatherer
     Then the incident gatherer keeps a copy of that incident under the node's tubid
     And the incident is listed in the "unknown" classification
     And the incident gatherer's twistd.log says it connected to the node and fetched the incident
+    And the incident gatherer remembers that incident as the node's latest
 
     @foolscap-21.7
     Examples: python-foolscap from Debian bookworm

@@ -28,6 +28,7 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the incident gatherer's twistd\.log says the node connected again under its new tubid$`, reconnectedLogged)
 	sc.Step(`^the incident offered again is handled as the implementation documents$`, reofferedIncident)
 	sc.Step(`^the incident gatherer's twistd\.log says it connected to the node and fetched the incident$`, twistdLogTells)
+	sc.Step(`^the incident gatherer remembers that incident as the node's latest$`, latestIncident)
 	sc.Step(`^the incident gatherer is stopped$`, stopGatherer)
 	sc.Step(`^the incident gatherer is started again$`, runGatherer)
 	sc.Step(`^the other implementation's incident gatherer has been created and started too$`, startOtherGatherer)
@@ -246,6 +247,21 @@ func restartTahoe(ctx context.Context) error {
 		return fmt.Errorf("the node's log Tub kept its tubid %s across the restart", old)
 	}
 	w.previous = append(w.previous, old)
+	return nil
+}
+
+// latestIncident checks incidents/<tubid>/latest: the name of the last
+// incident saved for that publisher and a newline (gatherers.md 5.1).
+func latestIncident(ctx context.Context) error {
+	w := getWorld(ctx)
+	path := filepath.Join(w.gatherer.Dir, "incidents", w.publisher, "latest")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the publisher's latest file: %w", err)
+	}
+	if string(b) != w.incident+"\n" {
+		return fmt.Errorf("%s holds %q, want %q", path, b, w.incident+"\n")
+	}
 	return nil
 }
 
