@@ -191,7 +191,8 @@ func checkCommon(name string, c *commonFlags, usage string, stderr io.Writer) in
 
 // writeCommon writes port and location, creating dir if needed.
 func writeCommon(dir string, c *commonFlags) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Private: it holds the Tub's key, the FURL and what is gathered.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create directory: %w", err)
 	}
 	for name, val := range map[string]string{"port": c.port, "location": c.location} {

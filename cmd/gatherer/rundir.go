@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/foolscap/tub"
 	"github.com/gatherer/gatherer/gatherer/classify"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
@@ -60,6 +62,15 @@ Options:
                           after D [default: 2m0s]
       --poll-interval=D   Stats gatherer: call get_stats() on every provider
                           every D [default: 1m0s, Tahoe's interval]
+      --max-incident-size=N
+                          Incident and log gatherers: refuse a get_incident
+                          answer or any other message from a node that
+                          carries more than N bytes (strings plus 16 to 32
+                          bytes per item); a refused incident is logged,
+                          stays unfetched and is offered again when the
+                          node reconnects [default: 67108864, 64 MiB]
+      --max-per-host=N    Refuse more than N connections negotiating at once
+                          from one address [default: 32]
       --metrics=ADDR      Serve Prometheus metrics at http://ADDR/metrics
                           (e.g. 127.0.0.1:9118): the gatherer's own counters
                           and, for a stats gatherer, the collected stats
@@ -197,6 +208,8 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	fetchTimeout := fs.Duration("fetch-timeout", incident.DefaultFetchTimeout, "")
 	pollInterval := fs.Duration("poll-interval", stats.DefaultPollInterval, "")
 	metricsAddr := fs.String("metrics", "", "")
+	maxSize := fs.Int("max-incident-size", banana.DefaultMaxMessageBytes, "")
+	maxPerHost := fs.Int("max-per-host", tub.DefaultMaxNegotiatingPerHost, "")
 	dir, code := parseArgs(fs, args, runUsage, stdout, stderr)
 	if code != 0 {
 		return max(code, 0)
@@ -208,6 +221,18 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	if *pollInterval <= 0 {
 		fmt.Fprintf(stderr, "gatherer run: --poll-interval must be positive\n")
 		return exitUsage
+	}
+	if *maxSize < minIncidentSize {
+		fmt.Fprintf(stderr, "gatherer run: --max-incident-size must be at least %d bytes\n", minIncidentSize)
+		return exitUsage
+	}
+	if *maxPerHost <= 0 {
+		fmt.Fprintf(stderr, "gatherer run: --max-per-host must be positive\n")
+		return exitUsage
+	}
+	if err := checkPrivateDir(dir, stderr); err != nil {
+		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
+		return exitFailure
 	}
 	cfg, err := readDirConfig(dir)
 	if err != nil {
@@ -243,7 +268,8 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		hup = c
 	}
 
-	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout, pollInterval: *pollInterval, metricsAddr: *metricsAddr}, log, tubLog, hup, stdout, stderr); err != nil {
+	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout, pollInterval: *pollInterval, metricsAddr: *metricsAddr,
+		limits: limitsFor(*maxSize), maxPerHost: *maxPerHost}, log, tubLog, hup, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
 	}
@@ -255,6 +281,8 @@ type runFlags struct {
 	fetchTimeout     time.Duration
 	pollInterval     time.Duration
 	metricsAddr      string
+	limits           banana.Limits // inbound Banana on every connection
+	maxPerHost       int           // inbound negotiations at once per address
 }
 
 func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log, tubLog *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
@@ -294,6 +322,8 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 		CertFile:      filepath.Join(dir, "gatherer.pem"),
 		FURLFile:      filepath.Join(dir, "log_gatherer.furl"),
 		RootInterface: rootInterface,
+		Limits:        rf.limits,
+		MaxPerHost:    rf.maxPerHost,
 		Ready:         func(furl string) { fmt.Fprintln(stdout, "Gatherer waiting at:", furl) },
 		Logger:        tubLog,
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
 )
@@ -47,6 +48,13 @@ type ServeConfig struct {
 	// root object. It returns at once; ctx must end when the connection
 	// drops.
 	Logport func(ctx context.Context, nodeid any, pub Publisher) error
+	// Limits bounds what the Tub accepts from a node in one message (the
+	// largest incident: --max-incident-size); zero fields mean banana's
+	// defaults.
+	Limits banana.Limits
+	// MaxPerHost bounds the connections negotiating at once from one
+	// address (--max-per-host); 0 means tub.DefaultMaxNegotiatingPerHost.
+	MaxPerHost int
 	// Ready is called once with the gatherer's FURL when listening.
 	Ready func(furl string)
 	// Logger receives the Tub's own messages.

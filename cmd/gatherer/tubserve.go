@@ -73,7 +73,8 @@ func tubServe(ctx context.Context, cfg ServeConfig) error {
 	// One call at a time per connection keeps each node's msg calls in
 	// arrival order, as Python's single-threaded reactor does; none of our
 	// handlers blocks.
-	t, err := tub.New(tub.Options{Identity: id, Logger: cfg.Logger, MaxInFlight: 1})
+	t, err := tub.New(tub.Options{Identity: id, Logger: cfg.Logger, MaxInFlight: 1,
+		Limits: cfg.Limits, MaxNegotiatingPerHost: cfg.MaxPerHost})
 	if err != nil {
 		return err
 	}

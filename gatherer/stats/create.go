@@ -117,7 +117,8 @@ func prepareDir(dir string) error {
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		// Private: it will hold the Tub's key and the FURL.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("stats: creating the gatherer directory: %w", err)
 		}
 		return nil

@@ -1,0 +1,6 @@
+package main
+
+import "syscall"
+
+// setUmask sets the process umask and returns the previous one.
+func setUmask(m int) int { return syscall.Umask(m) }
