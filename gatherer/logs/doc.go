@@ -37,5 +37,14 @@
 //     waits for it. A rotation within the same second as the previous one
 //     is skipped; when a finished file's name is taken anyway (runs that
 //     share a second), ".1", ".2", ... go before ".flog".
-//   - A line is written with a single write call.
+//   - A line is written with a single write call. When a write fails (a full
+//     disk), the file is cut back to its last complete line, so it stays a
+//     valid flogfile, and the event is kept in memory with the ones that
+//     follow (Options.MaxBacklog, 16 MiB by default); they are written in
+//     arrival order as soon as a write succeeds again (every new event
+//     retries). Past the bound the oldest kept events are dropped; the first
+//     failure, the recovery and the number of events lost are logged, and
+//     each drop is counted (metric error "event_dropped"). Python logs a
+//     traceback per event and loses them all. Delivery is at most once: a
+//     node sends each live event once and never resends it.
 package logs

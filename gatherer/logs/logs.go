@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -79,7 +80,15 @@ type Options struct {
 	// Metrics receives the gatherer's own counters (connected nodes,
 	// events and bytes stored, errors); nil counts nothing.
 	Metrics *metrics.Instruments
+	// MaxBacklog bounds the bytes of events kept in memory while the
+	// output file cannot be written (a full disk); they are written, in
+	// order, as soon as a write succeeds again. Beyond it the oldest kept
+	// events are dropped and counted. 0 means DefaultMaxBacklog.
+	MaxBacklog int
 }
+
+// DefaultMaxBacklog is Options.MaxBacklog's default.
+const DefaultMaxBacklog = 16 << 20
 
 // Service is a running log gatherer.
 type Service struct {
@@ -93,6 +102,13 @@ type Service struct {
 	f       *os.File
 	path    string    // current ...---to-present.flog
 	start   time.Time // current file's start
+	off     int64     // end of the last complete line in f
+
+	// While writes fail: the lines waiting, their size, and what was lost.
+	backlog      [][]byte
+	backlogBytes int
+	lost         int
+	failingSince time.Time
 
 	compressSem chan struct{}
 	stopping    chan struct{} // closed by Close: timer and subscriptions stop
@@ -110,6 +126,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxBacklog <= 0 {
+		opts.MaxBacklog = DefaultMaxBacklog
 	}
 	log := opts.Logger
 	if log == nil {
@@ -242,7 +261,7 @@ func (s *Service) open(now time.Time) error {
 		_ = f.Close()
 		return fmt.Errorf("write the output file header: %w", err)
 	}
-	s.f, s.path, s.start = f, p, now
+	s.f, s.path, s.start, s.off = f, p, now, int64(len(pre))
 	return nil
 }
 
@@ -463,13 +482,70 @@ func (s *Service) write(o *observer, event any) {
 	if s.f == nil {
 		return
 	}
-	if _, err := s.f.Write(line); err != nil {
-		s.log.Error("writing an event failed", "file", s.path, "err", err)
-		s.opts.Metrics.Error("write_failed")
-		return
+	s.backlog = append(s.backlog, line)
+	s.backlogBytes += len(line)
+	s.flushBacklog()
+}
+
+// flushBacklog writes the waiting lines in order until one fails. A failed
+// write is cut back to the last complete line, so the file stays a valid
+// flogfile; the line stays first in the backlog, and the backlog is bounded
+// by dropping its oldest lines (counted, and reported when writing works
+// again). s.mu held.
+func (s *Service) flushBacklog() {
+	for len(s.backlog) > 0 {
+		line := s.backlog[0]
+		if err := s.writeLine(line); err != nil {
+			s.opts.Metrics.Error("write_failed")
+			if s.failingSince.IsZero() {
+				s.failingSince = s.opts.Now()
+				s.log.Error("writing events to the output file failed; keeping them in memory and retrying with every new event",
+					"file", s.path, "err", err, "max_backlog", s.opts.MaxBacklog)
+			}
+			for s.backlogBytes > s.opts.MaxBacklog && len(s.backlog) > 0 {
+				s.backlogBytes -= len(s.backlog[0])
+				s.backlog[0] = nil
+				s.backlog = s.backlog[1:]
+				s.lost++
+				s.opts.Metrics.Error("event_dropped")
+			}
+			return
+		}
+		s.backlogBytes -= len(line)
+		s.backlog[0] = nil
+		s.backlog = s.backlog[1:]
+		s.opts.Metrics.AddEvents(1)
+		s.opts.Metrics.AddBytesWritten(len(line))
 	}
-	s.opts.Metrics.AddEvents(1)
-	s.opts.Metrics.AddBytesWritten(len(line))
+	s.backlog = nil
+	if !s.failingSince.IsZero() {
+		if s.lost > 0 {
+			s.log.Error(fmt.Sprintf("writing events works again; %d events received since %s were lost (the backlog in memory was full)",
+				s.lost, s.failingSince.UTC().Format(time.RFC3339)), "file", s.path)
+		} else {
+			s.log.Warn("writing events works again; no event was lost", "file", s.path)
+		}
+		s.failingSince, s.lost = time.Time{}, 0
+	}
+}
+
+// writeLine appends one line; on failure the file is cut back to its last
+// complete line. s.mu held.
+func (s *Service) writeLine(line []byte) error {
+	n, err := s.f.Write(line)
+	if err == nil {
+		s.off += int64(n)
+		return nil
+	}
+	if n > 0 {
+		if terr := s.f.Truncate(s.off); terr != nil {
+			return fmt.Errorf("%w (and cutting back the partial line failed: %w)", err, terr)
+		}
+	}
+	if _, serr := s.f.Seek(s.off, io.SeekStart); serr != nil {
+		return fmt.Errorf("%w (and seeking back failed: %w)", err, serr)
+	}
+	return err
 }
 
 // Close stops the rotation timer, closes and renames the last file (a
@@ -487,6 +563,11 @@ func (s *Service) Close(ctx context.Context) (string, error) {
 	var last string
 	var err error
 	if s.f != nil {
+		s.flushBacklog()
+		if n := len(s.backlog) + s.lost; n > 0 {
+			s.log.Error(fmt.Sprintf("shutting down with %d events that could not be written; they are lost", n), "file", s.path)
+			s.backlog, s.backlogBytes, s.lost = nil, 0, 0
+		}
 		last, err = s.finish(s.opts.Now())
 	}
 	s.mu.Unlock()

@@ -1,0 +1,129 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// smallDisk mounts a tmpfs of size bytes on a fresh directory for the test
+// (unmounted at the end), or skips when this process may not mount one.
+func smallDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).Run(); err != nil {
+		t.Skipf("skipping: cannot mount a %d-byte tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", size, err)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
+	return dir
+}
+
+// fill writes a file until the file system is full and returns its path.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling the disk: %v", err)
+			}
+			break
+		}
+	}
+	// Fill the last partial block too.
+	for {
+		if _, err := f.Write(buf[:1]); err != nil {
+			return p
+		}
+	}
+}
+
+// TestDiskFull: the log gatherer's disk fills up. Events keep arriving;
+// none is written half, the file stays a valid flogfile, and when space
+// returns the events kept in memory are written in order: nothing is lost
+// while the backlog holds. Past the backlog bound the oldest waiting events
+// are dropped, and the loss is reported with its count.
+func TestDiskFull(t *testing.T) {
+	pad := strings.Repeat("x", 500)
+	lineLen := len("from=node rx=1.795759722e+09 d=during-00-" + pad + "\n")
+	tests := []struct {
+		name       string
+		maxBacklog int
+		wantLost   bool
+	}{
+		{name: "backlog holds everything", maxBacklog: 1 << 20},
+		{name: "backlog overflows", maxBacklog: 10 * lineLen, wantLost: true},
+	}
+	const during = 60 // events sent while the disk is full (more than a page)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := smallDisk(t, 256<<10)
+			c := &clock{t: time.Unix(1795759722, 0)}
+			s, cp := newService(t, dir, c, func(o *Options) { o.MaxBacklog = tt.maxBacklog; o.Now = func() time.Time { return c.t } })
+			node := newFakeNode()
+			if err := s.Logport(t.Context(), []byte("node"), node); err != nil {
+				t.Fatal(err)
+			}
+			<-node.ready
+			node.send(t, "before")
+			filler := fill(t, dir)
+			for i := range during {
+				node.send(t, fmt.Sprintf("during-%02d-%s", i, pad))
+			}
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+			node.send(t, "after")
+			b, err := os.ReadFile(s.CurrentFile())
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			const prefix = "from=node rx=1.795759722e+09 d="
+			if len(lines) < 4 || lines[2] != prefix+"before" || lines[len(lines)-1] != prefix+"after" {
+				t.Fatalf("file does not hold before ... after as whole lines:\n%.2000s", b)
+			}
+			var got []int
+			for _, l := range lines[3 : len(lines)-1] {
+				var i int
+				if _, err := fmt.Sscanf(l, prefix+"during-%02d-", &i); err != nil || l != fmt.Sprintf("%sduring-%02d-%s", prefix, i, pad) {
+					t.Fatalf("a torn or foreign line in the file: %.80q", l)
+				}
+				if len(got) > 0 && i <= got[len(got)-1] {
+					t.Fatalf("events out of order: %d after %d", i, got[len(got)-1])
+				}
+				got = append(got, i)
+			}
+			lost := during - len(got)
+			cp.mu.Lock()
+			log := strings.Join(cp.lines, "\n")
+			cp.mu.Unlock()
+			if !strings.Contains(log, "writing events to the output file failed") {
+				t.Errorf("the disk never filled up (no write failed); log:\n%s", log)
+			}
+			switch {
+			case !tt.wantLost && lost != 0:
+				t.Errorf("%d events lost with a backlog large enough", lost)
+			case !tt.wantLost && !strings.Contains(log, "writing events works again; no event was lost"):
+				t.Errorf("no recovery line:\n%s", log)
+			case tt.wantLost && (lost == 0 || !strings.Contains(log, fmt.Sprintf("; %d events received since", lost))):
+				t.Errorf("%d events lost; the log must count them:\n%s", lost, log)
+			}
+			if _, err := s.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
