@@ -166,4 +166,12 @@ func TestKilledMidWrite(t *testing.T) {
 	if incidents != 3 {
 		t.Errorf("%d incidents on disk, want the 3 completed before the kill", incidents)
 	}
+	// Resuming: latest names the last complete incident, so the node offers
+	// the one cut short again at the next connection.
+	if l, err := readLatest(filepath.Join(dir, "incidents", tubA)); err != nil || l != "incident-2026-11-27--06-00-02Z-aaaaaaa" {
+		t.Errorf("latest after the crash = %q, %v; want the third incident", l, err)
+	}
+	if !strings.Contains(filepath.Base(tmp), "incident-2026-11-27--06-00-03Z-aaaaaaa") {
+		t.Errorf("the file cut short was %s, not the fourth incident", tmp)
+	}
 }
