@@ -95,7 +95,15 @@ type Tub struct {
 	listeners   []net.Listener
 	perHost     map[string]int
 	reconns     map[*Reconnector]struct{}
+	// Refusals by the per-host limit, reported at most once per
+	// refusalReportEvery so a flood cannot flood the log too.
+	refused       int
+	refusedReport time.Time
 }
+
+// refusalReportEvery spaces out the log lines about connections refused by
+// the per-host limit.
+const refusalReportEvery = 10 * time.Second
 
 type slaveRecord struct {
 	incarnation string
@@ -255,8 +263,18 @@ func (t *Tub) acceptLoop(ln net.Listener) {
 		host := remoteHost(c)
 		t.mu.Lock()
 		if t.perHost[host] >= t.opts.MaxNegotiatingPerHost {
+			t.refused++
+			now := time.Now()
+			report := now.Sub(t.refusedReport) >= refusalReportEvery
+			n := t.refused
+			if report {
+				t.refused, t.refusedReport = 0, now
+			}
 			t.mu.Unlock()
-			t.log.Warn("too many negotiating connections from one address; closing", "remote", host)
+			if report {
+				t.log.Warn("too many negotiating connections from one address; closing", "remote", host,
+					"limit", t.opts.MaxNegotiatingPerHost, "refused", n, "reported_every", refusalReportEvery.String())
+			}
 			c.Close()
 			continue
 		}
