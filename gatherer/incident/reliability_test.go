@@ -284,3 +284,45 @@ func fakeTubID(i int) string {
 	}
 	return string(b)
 }
+
+// TestNodeLostMidIncident: the connection drops while get_incident is in
+// flight. Nothing partial is stored and latest stays before the incident;
+// when the node reconnects the incident is offered again and fetched, and
+// what was stored before is not fetched again.
+func TestNodeLostMidIncident(t *testing.T) {
+	h := newHarness(t)
+	s := h.start(t, nil)
+	node := newFakeNode(tubA)
+	node.add(inc1, trigger("a", 1))
+	node.add(inc2, trigger("a", 2))
+	node.block[inc2] = make(chan struct{}) // in flight when the node goes
+	conn, drop := context.WithCancel(t.Context())
+	if err := s.Logport(conn, tubA, node); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "fetching incident "+inc2, 1)
+	drop()
+	<-node.caughtUp
+	if h.exists("incidents/" + tubA + "/" + inc2 + ".flog.bz2") {
+		t.Fatal("an incident whose fetch was cut is on disk")
+	}
+	node.mu.Lock()
+	node.block = map[string]chan struct{}{}
+	node.mu.Unlock()
+	if err := s.Logport(t.Context(), tubA, node); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc2, 1)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node.wg.Wait()
+	if !reflect.DeepEqual(node.since, []string{"", inc1}) {
+		t.Errorf("since = %q, want latest at the last stored incident", node.since)
+	}
+	for n, want := range map[string]int{inc1: 1, inc2: 2} {
+		if got := node.fetchCount(n); got != want {
+			t.Errorf("%s fetched %d times, want %d", n, got, want)
+		}
+	}
+}
