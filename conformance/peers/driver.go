@@ -302,3 +302,23 @@ func createArgs(spec GathererSpec, port, location, dir string) ([]string, error)
 	args = append(args, spec.CreateArgs...)
 	return append(args, dir), nil
 }
+
+// restartTahoe stops the node, forgets its logport FURL (Tahoe rewrites the
+// file at start) and starts it again.
+func restartTahoe(ctx context.Context, t *Tahoe) error {
+	if err := t.proc.stop(ctx); err != nil {
+		return fmt.Errorf("stop Tahoe node %s: %w", t.Name, err)
+	}
+	old := t.LogPort
+	t.LogPort = ""
+	if err := os.Remove(filepath.Join(t.Dir, "private", "logport.furl")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the old logport FURL: %w", err)
+	}
+	if err := t.start(ctx); err != nil {
+		return err
+	}
+	if t.LogPort == old {
+		return fmt.Errorf("Tahoe node %s kept its logport FURL across a restart", t.Name)
+	}
+	return nil
+}

@@ -215,7 +215,11 @@ func (d *processDriver) runGatherer(ctx context.Context, g *Gatherer) error {
 }
 
 func (d *processDriver) RunGatherer(ctx context.Context, g *Gatherer) error {
-	if g.proc != nil && !g.proc.(*proc).exited() {
+	p, ok := g.proc.(*proc)
+	if !ok {
+		return fmt.Errorf("gatherer %s was not started by the process driver", g.Name)
+	}
+	if !p.exited() {
 		return fmt.Errorf("gatherer %s is still running", g.Name)
 	}
 	return d.runGatherer(ctx, g)
@@ -396,26 +400,6 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 
 func (d *processDriver) RestartTahoe(ctx context.Context, t *Tahoe) error {
 	return restartTahoe(ctx, t)
-}
-
-// restartTahoe stops the node, forgets its logport FURL (Tahoe rewrites the
-// file at start) and starts it again.
-func restartTahoe(ctx context.Context, t *Tahoe) error {
-	if err := t.proc.stop(ctx); err != nil {
-		return fmt.Errorf("stop Tahoe node %s: %w", t.Name, err)
-	}
-	old := t.LogPort
-	t.LogPort = ""
-	if err := os.Remove(filepath.Join(t.Dir, "private", "logport.furl")); err != nil && !os.IsNotExist(err) {
-		return fmt.Errorf("remove the old logport FURL: %w", err)
-	}
-	if err := t.start(ctx); err != nil {
-		return err
-	}
-	if t.LogPort == old {
-		return fmt.Errorf("Tahoe node %s kept its logport FURL across a restart", t.Name)
-	}
-	return nil
 }
 
 // waitTahoe waits until the node's web port answers and its logport FURL is
