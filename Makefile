@@ -4,7 +4,8 @@
 #   make build         bin/gatherer, bin/gatherer-check (static: they also run in the peer images)
 #   make test          gofmt, go vet, staticcheck, go test -short ./...
 #   make conformance   the godog suite: GATHERER=python|go|both MODE=container|process|auto
-#   make fuzz          every FuzzX for FUZZTIME each
+#   make fuzz          every FuzzX for FUZZTIME each (60s; CI runs it as is)
+#   make soak          churn against a restarting gatherer (SOAK_DURATION: 30m, 2m when CI=true)
 #   make bench         benchmarks
 #   make fixtures      re-record golden files from the real python-foolscap
 #   make image         peer images gatherer-peer-{bookworm,trixie}:<recipe hash>
@@ -30,12 +31,15 @@ DEBIAN_PACKAGES := python3-foolscap python3-twisted bzip2 debootstrap curl ca-ce
 
 GATHERER ?= both
 MODE ?= auto
+GODOG_TAGS ?=
 FUZZTIME ?= 60s
+SOAK_DURATION ?= $(if $(filter true,$(CI)),2m,30m)
+SOAK_TIMEOUT ?= $(if $(filter true,$(CI)),20m,90m)
 CONFORMANCE_TIMEOUT ?= 30m
 
 IMAGES := conformance/peers/images/build.sh
 
-.PHONY: all deps build test lint conformance bench fuzz fixtures image rootfs run clean
+.PHONY: all deps build test lint conformance bench fuzz soak fixtures image rootfs run clean
 
 all: build test
 
@@ -79,7 +83,7 @@ conformance: $(if $(filter go both,$(GATHERER)),build)
 		fi; \
 	fi; \
 	if [ "$$mode" = container ]; then $(MAKE) --no-print-directory image; else $(MAKE) --no-print-directory rootfs; fi && \
-	cd conformance && GATHERER=$(GATHERER) MODE=$$mode $(GO) test -count=1 -timeout $(CONFORMANCE_TIMEOUT) -v -run '^TestFeatures$$' .
+	cd conformance && GATHERER=$(GATHERER) MODE=$$mode GODOG_TAGS='$(GODOG_TAGS)' $(GO) test -count=1 -timeout $(CONFORMANCE_TIMEOUT) -v -run '^TestFeatures$$' .
 
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -88,6 +92,12 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 		done; \
 	done
+
+# Nodes join and leave an incident gatherer restarted three times (once with
+# SIGKILL); every incident must be stored exactly once and RSS stay flat.
+# SOAK_NODES (200) and SOAK_INCIDENTS (20 per node) size it.
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./internal/soak
 
 # Until cmd/bench exists (ours vs python-foolscap in one run), the package
 # benchmarks.
