@@ -2,6 +2,7 @@ package peers
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,6 +197,90 @@ func TestDeadRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := deadRun(tc.labels); got != tc.want {
 				t.Errorf("deadRun(%v) = %v, want %v", tc.labels, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPystatsProvides runs pystats.py against a minimal python-foolscap
+// stats gatherer: provide() arrives with the nickname and a provider whose
+// get_stats() answers in Tahoe's shape, and each malformed mode answers
+// what it promises.
+func TestPystatsProvides(t *testing.T) {
+	needFoolscap(t)
+	tests := []struct {
+		name  string
+		args  []string
+		check func(map[string]any) string
+	}{
+		{"tahoe shape", nil, func(m map[string]any) string {
+			stats, _ := m["stats"].(map[string]any)
+			counters, _ := stats["counters"].(map[string]any)
+			values, _ := stats["stats"].(map[string]any)
+			if m["nickname"] != "conformance" || counters["uploader.files_uploaded"] != 3.0 || values["storage_server.disk_avail"] == nil {
+				return "not Tahoe's get_stats shape"
+			}
+			return ""
+		}},
+		{"malformed: not a dict", []string{"--malformed", "not-a-dict"}, func(m map[string]any) string {
+			if _, ok := m["stats"].([]any); !ok {
+				return "want a list answer"
+			}
+			return ""
+		}},
+		{"malformed: error", []string{"--malformed", "error"}, func(m map[string]any) string {
+			if msg, _ := m["error"].(string); !strings.Contains(msg, "on purpose") {
+				return "want the provider's error"
+			}
+			return ""
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			g := exec.CommandContext(ctx, Python(), "testdata/stats_gatherer_stub.py")
+			gin, err := g.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			gout := &lockedBuffer{}
+			g.Stdout, g.Stderr = gout, gout
+			if err := g.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { gin.Close(); _ = g.Wait() }()
+			var furl string
+			if err := WaitFor(ctx, "the stub gatherer's FURL", func(context.Context) (bool, error) {
+				furl, _, _ = strings.Cut(gout.String(), "\n")
+				return strings.HasPrefix(furl, "pb://") && strings.Contains(gout.String(), "\n"), nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"pystats.py", "--nodedir", t.TempDir(), "--gatherer", furl, "--nickname", "conformance"}, tc.args...)
+			p := exec.CommandContext(ctx, Python(), args...)
+			pin, err := p.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pout := &lockedBuffer{}
+			p.Stdout, p.Stderr = pout, pout
+			if err := p.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { pin.Close(); _ = p.Wait() }()
+			var answer map[string]any
+			if err := WaitFor(ctx, "the stub gatherer's get_stats answer", func(context.Context) (bool, error) {
+				lines := strings.Split(strings.TrimSpace(gout.String()), "\n")
+				if len(lines) < 2 {
+					return false, nil
+				}
+				return json.Unmarshal([]byte(lines[1]), &answer) == nil, nil
+			}); err != nil {
+				t.Fatalf("%v\ngatherer:\n%s\npystats:\n%s", err, gout, pout)
+			}
+			if msg := tc.check(answer); msg != "" {
+				t.Errorf("%s: %v", msg, answer)
 			}
 		})
 	}
