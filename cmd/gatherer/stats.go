@@ -82,6 +82,7 @@ func runStats(ctx context.Context, dir string, rf runFlags, log, tubLog *slog.Lo
 		Dir:          dir,
 		PollInterval: rf.pollInterval,
 		MetricsAddr:  rf.metricsAddr,
+		MaxPerHost:   rf.maxPerHost,
 		Logger:       log,
 		TubLogger:    tubLog,
 		Ready: func(info stats.ServeInfo) {

@@ -53,6 +53,9 @@ type ServeConfig struct {
 	// Now is the clock for entry timestamps and a new key's certificate
 	// (nil: time.Now).
 	Now func() time.Time
+	// MaxPerHost bounds the connections negotiating at once from one
+	// address (0: tub.DefaultMaxNegotiatingPerHost).
+	MaxPerHost int
 }
 
 // ServeInfo describes a running stats gatherer.
@@ -126,7 +129,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}
 	}
 
-	t, err := tub.New(tub.Options{Identity: id, Logger: tubLog, Rand: cfg.Rand})
+	t, err := tub.New(tub.Options{Identity: id, Logger: tubLog, Rand: cfg.Rand, MaxNegotiatingPerHost: cfg.MaxPerHost})
 	if err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
