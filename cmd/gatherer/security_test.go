@@ -299,3 +299,71 @@ func TestIncidentOverSizeLimit(t *testing.T) {
 		}
 	}
 }
+
+// hostileIncidents is run by /usr/bin/python3 to write incident files a
+// python-foolscap node will offer: two ordinary ones around a trigger nested
+// 300 deep (over banana's depth limit of 200) and a trigger holding a
+// 17 MiB string (over the 16 MiB string limit).
+const hostileIncidents = `
+import json, sys, os
+d = sys.argv[1]
+def write(name, trigger):
+    with open(os.path.join(d, name + ".flog"), "w") as f:
+        f.write("# foolscap flogfile v1\n")
+        f.write(json.dumps({"header": {"type": "incident", "trigger": trigger, "versions": {}, "pid": 1}}) + "\n")
+        f.write(json.dumps({"from": "node", "rx_time": 1.0, "d": trigger}) + "\n")
+def ev(num, **kw):
+    e = {"format": "%(label)s-weird happened", "label": "x", "level": 30, "num": num,
+         "time": 1795759717.5 + num, "umid": "Ab12Cd", "incarnation": ["e2f51a603e652575", None]}
+    e.update(kw)
+    return e
+deep = []
+for _ in range(300):
+    deep = [deep]
+write("incident-2026-11-27--06-00-01Z-aaaaaaa", ev(1))
+write("incident-2026-11-27--06-00-02Z-bbbbbbb", ev(2, deep=deep))
+write("incident-2026-11-27--06-00-03Z-ccccccc", ev(3, big="x" * (17 << 20)))
+write("incident-2026-11-27--06-00-04Z-ddddddd", ev(4))
+`
+
+// TestHostilePythonNode: a real python-foolscap node offers incidents whose
+// triggers are over the Banana limits (nested 300 deep, a 17 MiB string).
+// Each is refused with a logged error and skipped without being buffered;
+// the node keeps its connection and its ordinary incidents are stored.
+func TestHostilePythonNode(t *testing.T) {
+	needFoolscap(t)
+	root := t.TempDir()
+	dir, incdir := filepath.Join(root, "ig"), filepath.Join(root, "node")
+	if err := os.Mkdir(incdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("/usr/bin/python3", "-c", hostileIncidents, incdir).CombinedOutput(); err != nil {
+		t.Fatalf("writing the hostile incidents: %v\n%s", err, out)
+	}
+	createOn(t, "create-incident-gatherer", dir)
+	furl, stop := runOurGatherer(t, dir)
+	node := exec.Command("/usr/bin/python3", "testdata/producer/serve_incidents.py", incdir, furl)
+	var nodeOut bytes.Buffer
+	node.Stdout, node.Stderr = &nodeOut, &nodeOut
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Process.Kill(); _ = node.Wait() })
+	stored := filepath.Join(dir, "incidents", "*", "incident-*.flog.bz2")
+	eventually(t, "the two ordinary incidents", 60*time.Second, func() bool { return countFiles(stored) == 2 })
+	stop()
+	b, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
+	log := string(b)
+	for _, want := range []string{"classified incidents/", "06-00-01Z-aaaaaaa", "06-00-04Z-ddddddd",
+		"refused an inbound message over the Banana limits; the connection goes on",
+		"sequences nested too deeply", "STRING token too large"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("twistd.log lacks %q:\n%.3000s", want, log)
+		}
+	}
+	for _, bad := range []string{"06-00-02Z-bbbbbbb", "06-00-03Z-ccccccc"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, "incidents", "*", "incident-2026-11-27--"+bad+"*")); len(m) != 0 {
+			t.Errorf("a hostile incident was stored: %v", m)
+		}
+	}
+}

@@ -106,6 +106,8 @@ type Broker struct {
 	log  *slog.Logger
 	dec  *banana.Decoder
 
+	limitViolations int // inbound messages refused by the Banana limits; owned by readLoop
+
 	wmu     sync.Mutex // guards enc; held while a message is encoded and queued
 	enc     *banana.Encoder
 	outq    chan []byte   // whole messages; nil asks the writer to stop
@@ -313,13 +315,47 @@ func (b *Broker) Close() error {
 	return nil
 }
 
+// maxLoggedViolations is how many over-limit messages per connection are
+// logged as warnings; later ones go to Debug, so a hostile peer cannot fill
+// the operator's log.
+const maxLoggedViolations = 10
+
+// logViolation reports an inbound message that was refused. One over the
+// Banana limits (a hostile or broken peer) is a warning an operator should
+// see; other schema violations stay at Debug, as before.
+func (b *Broker) logViolation(err error) {
+	overLimit := false
+	for _, lim := range []error{banana.ErrStringTooLong, banana.ErrTooManyItems, banana.ErrTooDeep,
+		banana.ErrMessageTooLarge, banana.ErrLongIntTooLong, banana.ErrOpenTypeTooLong} {
+		if errors.Is(err, lim) {
+			overLimit = true
+			break
+		}
+	}
+	if !overLimit {
+		b.log.Debug("ignored an inbound message", "err", err)
+		return
+	}
+	b.limitViolations++
+	switch {
+	case b.limitViolations < maxLoggedViolations:
+		b.log.Warn("refused an inbound message over the Banana limits; the connection goes on",
+			"peer", b.cfg.PeerTubID, "err", err)
+	case b.limitViolations == maxLoggedViolations:
+		b.log.Warn("refused an inbound message over the Banana limits; further ones from this peer are logged at debug level only",
+			"peer", b.cfg.PeerTubID, "err", err, "count", b.limitViolations)
+	default:
+		b.log.Debug("refused an inbound message over the Banana limits", "peer", b.cfg.PeerTubID, "err", err)
+	}
+}
+
 func (b *Broker) readLoop() error {
 	for {
 		v, err := b.dec.ReadMessage()
 		if err != nil {
 			var viol *banana.Violation
 			if errors.As(err, &viol) {
-				b.log.Debug("ignored an inbound message", "err", err)
+				b.logViolation(err)
 				continue
 			}
 			var ce *banana.ConnError
