@@ -10,7 +10,10 @@
 // exercises the wire, the files and the restarts as an operator's
 // installation would.
 //
-// It runs only when SOAK_DURATION is set (a Go duration, e.g. 30m); the
+// TestRestartWithFiftyNodes is its short form, run by every go test (not
+// -short): 50 nodes, the gatherer killed with SIGKILL halfway.
+//
+// TestSoak runs only when SOAK_DURATION is set (a Go duration, e.g. 30m); the
 // Makefile's soak target sets it (30 minutes, 2 minutes when CI=true).
 // SOAK_NODES (default 200) and SOAK_INCIDENTS (default 20, per node) size
 // the churn.

@@ -113,7 +113,29 @@ func TestSoak(t *testing.T) {
 	if err != nil || dur <= 0 {
 		t.Fatalf("SOAK_DURATION=%q: want a positive Go duration such as 30m", durText)
 	}
-	nodes, perNode := envInt(t, "SOAK_NODES", 200), envInt(t, "SOAK_INCIDENTS", 20)
+	runChurn(t, churn{duration: dur, nodes: envInt(t, "SOAK_NODES", 200), perNode: envInt(t, "SOAK_INCIDENTS", 20),
+		restarts: []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.SIGTERM}})
+}
+
+// TestRestartWithFiftyNodes is the short form run by go test: 50 nodes
+// over real Foolscap, the gatherer killed (SIGKILL) halfway while nodes hold
+// incidents and fetches are in flight; each incident stored exactly once.
+func TestRestartWithFiftyNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the 50-node restart in -short mode")
+	}
+	runChurn(t, churn{duration: 8 * time.Second, nodes: 50, perNode: 5, restarts: []syscall.Signal{syscall.SIGKILL}})
+}
+
+// churn sizes one run.
+type churn struct {
+	duration       time.Duration
+	nodes, perNode int
+	restarts       []syscall.Signal // one per restart, spread evenly
+}
+
+func runChurn(t *testing.T, c churn) {
+	dur, nodes, perNode, restarts := c.duration, c.nodes, c.perNode, c.restarts
 	ctx := t.Context()
 	root := t.TempDir()
 	bin := filepath.Join(root, "gatherer")
@@ -199,7 +221,6 @@ func TestSoak(t *testing.T) {
 		}
 		rss = append(rss, u.RSS)
 	}
-	restarts := []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL, syscall.SIGTERM}
 	period := dur / time.Duration(len(restarts)+1)
 	pace := max(time.Millisecond, period/time.Duration(4*nodes))
 	start := time.Now()
