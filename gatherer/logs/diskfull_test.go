@@ -127,3 +127,49 @@ func TestDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// TestDiskFullRetriesWithoutNewEvents: after a failed write, the events kept
+// in memory are written once space returns even if the node sends nothing
+// more (the retry timer, not the next event, writes them).
+func TestDiskFullRetriesWithoutNewEvents(t *testing.T) {
+	dir := smallDisk(t, 256<<10)
+	c := &clock{t: time.Unix(1795759722, 0)}
+	s, cp := newService(t, dir, c, func(o *Options) { o.RetryEvery = 20 * time.Millisecond; o.Now = func() time.Time { return c.t } })
+	node := newFakeNode()
+	if err := s.Logport(t.Context(), []byte("node"), node); err != nil {
+		t.Fatal(err)
+	}
+	<-node.ready
+	filler := fill(t, dir)
+	pad := strings.Repeat("y", 500)
+	for i := range 20 {
+		node.send(t, fmt.Sprintf("kept-%02d-%s", i, pad))
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(s.CurrentFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(b), "d=kept-") == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cp.mu.Lock()
+			t.Fatalf("the kept events were not written within 10 s; log:\n%s", strings.Join(cp.lines, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond) // the retry timer runs in the Service's goroutine
+	}
+	cp.mu.Lock()
+	log := strings.Join(cp.lines, "\n")
+	cp.mu.Unlock()
+	if !strings.Contains(log, "writing events to the output file failed") || !strings.Contains(log, "no event was lost") {
+		t.Errorf("the disk never filled up, or no recovery was logged:\n%s", log)
+	}
+	if _, err := s.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -42,7 +42,7 @@
 //     valid flogfile, and the event is kept in memory with the ones that
 //     follow (Options.MaxBacklog, 16 MiB by default); they are written in
 //     arrival order as soon as a write succeeds again (every new event
-//     retries). Past the bound the oldest kept events are dropped; the first
+//     retries, and a timer every Options.RetryEvery, 5 s). Past the bound the oldest kept events are dropped; the first
 //     failure, the recovery and the number of events lost are logged, and
 //     each drop is counted (metric error "event_dropped"). Python logs a
 //     traceback per event and loses them all. Delivery is at most once: a

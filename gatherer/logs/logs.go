@@ -85,6 +85,9 @@ type Options struct {
 	// order, as soon as a write succeeds again. Beyond it the oldest kept
 	// events are dropped and counted. 0 means DefaultMaxBacklog.
 	MaxBacklog int
+	// RetryEvery is how often events kept after a failed write are tried
+	// again when no new event comes to retry them. 0 means 5 s.
+	RetryEvery time.Duration
 }
 
 // DefaultMaxBacklog is Options.MaxBacklog's default.
@@ -129,6 +132,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.MaxBacklog <= 0 {
 		opts.MaxBacklog = DefaultMaxBacklog
+	}
+	if opts.RetryEvery <= 0 {
+		opts.RetryEvery = 5 * time.Second
 	}
 	log := opts.Logger
 	if log == nil {
@@ -186,7 +192,29 @@ func (s *Service) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.rotateLoop()
 	}
+	s.wg.Add(1)
+	go s.retryLoop()
 	return nil
+}
+
+// retryLoop writes events kept in memory after a failed write even when no
+// new event arrives to trigger it. It stops when Close starts.
+func (s *Service) retryLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.RetryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			if s.f != nil && len(s.backlog) > 0 {
+				s.flushBacklog()
+			}
+			s.mu.Unlock()
+		}
+	}
 }
 
 // finishStale renames leftover ---to-present files after their modification
