@@ -6,7 +6,7 @@
 #   make conformance   the godog suite: GATHERER=python|go|both MODE=container|process|auto
 #   make fuzz          every FuzzX for FUZZTIME each (60s; CI runs it as is)
 #   make soak          churn against a restarting gatherer (SOAK_DURATION: 30m, 2m when CI=true)
-#   make bench         benchmarks
+#   make bench         ours vs python-foolscap, measured in one run (cmd/bench)
 #   make fixtures      re-record golden files from the real python-foolscap
 #   make image         peer images gatherer-peer-{bookworm,trixie}:<recipe hash>
 #   make rootfs        the trixie root filesystem for process mode (chroot)
@@ -99,8 +99,8 @@ fuzz:
 soak:
 	SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./internal/soak
 
-# Until cmd/bench exists (ours vs python-foolscap in one run), the package
-# benchmarks.
+# cmd/bench: each workload against python-foolscap's gatherer and ours, in one
+# run (BENCHFLAGS are passed on).
 bench:
 	$(GO) run ./cmd/bench $(BENCHFLAGS)
 
