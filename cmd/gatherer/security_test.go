@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/foolscap/furl"
 	"github.com/gatherer/gatherer/gatherer/flog"
 )
 
@@ -101,6 +102,7 @@ func TestPrivateFiles(t *testing.T) {
 		{"create-gatherer", []string{"gatherer.pem", "log_gatherer.furl"}},
 		{"create-stats-gatherer", []string{"stats_gatherer.pem", "stats_gatherer.furl"}},
 	}
+	swissnums := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
 			old := setUmask(0o022)
@@ -123,6 +125,23 @@ func TestPrivateFiles(t *testing.T) {
 					t.Errorf("%s has mode %04o, want %04o", name, got, mode)
 				}
 			}
+			// Swissnums: foolscap's 32 base32 characters (20 random
+			// bytes), a new one for every gatherer.
+			b, err := os.ReadFile(filepath.Join(dir, tt.private[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := furl.Parse(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Name) != 32 || strings.Trim(f.Name, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+				t.Errorf("swissnum %d characters long or not base32", len(f.Name))
+			}
+			if swissnums[f.Name] {
+				t.Error("two gatherers got the same swissnum")
+			}
+			swissnums[f.Name] = true
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,6 +222,37 @@ func TestWrongSwissnumLearnsNothing(t *testing.T) {
 	}
 	// The connection still works for the real name.
 	callEcho(t, client, f)
+
+	// Timing: a guess sharing all but its last character with the real
+	// swissnum is answered as fast as a random one. Calls alternate so that
+	// machine load affects both alike; only a gross difference fails.
+	near, far := base+real[:31]+flip(real[31]), base+"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+	const rounds = 200
+	var dn, df []time.Duration
+	for range rounds {
+		for _, g := range []string{near, far} {
+			start := time.Now()
+			if _, err := client.GetReference(ctx, g); err == nil {
+				t.Fatal("a wrong swissnum was accepted")
+			}
+			if g == near {
+				dn = append(dn, time.Since(start))
+			} else {
+				df = append(df, time.Since(start))
+			}
+		}
+	}
+	mn, mf := median(dn), median(df)
+	t.Logf("median answer to a wrong swissnum: %v when 31 of 32 characters match, %v for a random one", mn, mf)
+	if d := mn - mf; d > time.Millisecond || d < -time.Millisecond {
+		t.Errorf("median answer times differ by %v", d)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // TestNoPlaintextAfterNegotiation: a client that completes the HTTP-style
