@@ -37,6 +37,11 @@
 //     waits for it. A rotation within the same second as the previous one
 //     is skipped; when a finished file's name is taken anyway (runs that
 //     share a second), ".1", ".2", ... go before ".flog".
+//   - A node that calls logport again while its first subscription is still
+//     alive (same authenticated tubid, when the Publisher tells it through a
+//     TubID method) has its events written once: the older subscription's
+//     events are ignored from the moment the newer one is in place. Python
+//     writes them twice.
 //   - A line is written with a single write call. When a write fails (a full
 //     disk), the file is cut back to its last complete line, so it stays a
 //     valid flogfile, and the event is kept in memory with the ones that

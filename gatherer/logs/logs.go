@@ -113,6 +113,10 @@ type Service struct {
 	lost         int
 	failingSince time.Time
 
+	// current is the newest subscription per tubid, when the publisher
+	// tells its tubid: an older one from the same node is superseded.
+	current map[string]*observer
+
 	compressSem chan struct{}
 	stopping    chan struct{} // closed by Close: timer and subscriptions stop
 	abort       chan struct{} // closed when Close gives up waiting: bzip2 killed
@@ -140,7 +144,7 @@ func New(opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, 1),
+	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, 1), current: map[string]*observer{},
 		stopping: make(chan struct{}), abort: make(chan struct{})}
 	if opts.Bzip {
 		p := opts.Bzip2
@@ -429,12 +433,33 @@ func (s *Service) Logport(ctx context.Context, nodeid any, pub Publisher) error 
 			case <-ctx.Done():
 			}
 		}()
-		if err := pub.SubscribeToAll(ctx, &observer{s: s, from: from}, s.opts.CatchUp); err != nil {
+		obs := &observer{s: s, from: from}
+		if err := pub.SubscribeToAll(ctx, obs, s.opts.CatchUp); err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("subscribe_to_all failed; no events from this node until it reconnects", "from", from, "err", err)
 				s.opts.Metrics.Error("subscribe_failed")
 			}
 			return
+		}
+		if tp, ok := pub.(interface{ TubID() string }); ok && tp.TubID() != "" {
+			tubid := tp.TubID()
+			s.mu.Lock()
+			prev := s.current[tubid]
+			s.current[tubid] = obs
+			s.mu.Unlock()
+			if prev != nil {
+				// Only now that the new subscription is in place, so that
+				// no event falls between the two.
+				prev.superseded.Store(true)
+				s.log.Info("the node called logport again; its events are written once, from the newest subscription", "from", from, "tubid", tubid)
+			}
+			defer func() {
+				s.mu.Lock()
+				if s.current[tubid] == obs {
+					delete(s.current, tubid)
+				}
+				s.mu.Unlock()
+			}()
 		}
 		// Count the node as connected until its connection ends.
 		s.opts.Metrics.AddConnectedNodes(1)
@@ -462,9 +487,14 @@ type observer struct {
 	s           *Service
 	from        string
 	warnedBytes atomic.Bool
+	superseded  atomic.Bool // a newer logport from the same tubid took over
 }
 
 func (o *observer) Msg(_ context.Context, event any) error {
+	if o.superseded.Load() {
+		// The node sends the same event to its newer subscription.
+		return nil
+	}
 	o.s.write(o, event)
 	return nil
 }
