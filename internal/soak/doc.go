@@ -10,7 +10,10 @@
 // exercises the wire, the files and the restarts as an operator's
 // installation would.
 //
-// TestRestartWithFiftyNodes is its short form, run by every go test (not
+// TestHundredMegabyteIncident has such a node offer a 100 MB incident to
+// the gatherer process and checks it is refused without being buffered.
+//
+// TestRestartWithFiftyNodes is the soak's short form, run by every go test (not
 // -short): 50 nodes, the gatherer killed with SIGKILL halfway.
 //
 // TestSoak runs only when SOAK_DURATION is set (a Go duration, e.g. 30m); the
