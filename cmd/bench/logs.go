@@ -229,10 +229,13 @@ func (b *bench) bzipReference(ctx context.Context, rep *report, sample []byte) {
 		Note: "input bytes of stored flog lines"})
 	rep.add(Row{Workload: "log", Case: "bzip2 -9 reference", Metric: fmt.Sprintf("%d processes at once", procs), Unit: "MB/s", Go: parallel, Python: math.NaN(), HigherBetter: true,
 		Note: "no pbzip2/lbzip2 installed; both gatherers run bzip2 per rotated file"})
+	// On a busy machine two processes may do no better than one: compare
+	// with the best the machine did.
+	best := max(single, parallel)
 	for _, row := range rep.Rows {
 		if row.Workload == "log" && row.Metric == "input compressed" && ok(row.Go) {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("log %s: ours compressed %.1f MB/s, %.0f%% of the machine's parallel bzip2 (%.1f MB/s on %d CPUs)",
-				row.Case, row.Go, 100*row.Go/parallel, parallel, procs))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("log %s: ours compressed %.1f MB/s, %.0f%% of the machine's best bzip2 throughput in this run (%.1f MB/s; %d processes at once: %.1f MB/s, one: %.1f MB/s)",
+				row.Case, row.Go, 100*row.Go/best, best, procs, parallel, single))
 		}
 	}
 }
