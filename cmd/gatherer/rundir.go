@@ -230,6 +230,9 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "gatherer run: --max-per-host must be positive\n")
 		return exitUsage
 	}
+	if *metricsAddr != "" && metricsExposed(*metricsAddr) {
+		fmt.Fprintf(stderr, "WARNING: --metrics=%s serves plain HTTP without authentication beyond this machine; prefer a loopback address (127.0.0.1:PORT) behind a TLS proxy\n", *metricsAddr)
+	}
 	if err := checkPrivateDir(dir, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -53,4 +54,20 @@ func checkPrivateDir(dir string, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// metricsExposed reports whether a --metrics address listens beyond the
+// local machine: the endpoint has neither TLS nor authentication, so the
+// gatherer warns about it (the counters hold no secret, but they show the
+// grid's activity).
+func metricsExposed(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false // net.Listen reports the bad address
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

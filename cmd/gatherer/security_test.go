@@ -386,3 +386,24 @@ func TestHostilePythonNode(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsExposed(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:9118", false},
+		{"[::1]:9118", false},
+		{"localhost:9118", false},
+		{":9118", true},
+		{"0.0.0.0:9118", true},
+		{"192.0.2.7:9118", true},
+		{"example.org:9118", true},
+		{"no port", false},
+	}
+	for _, tt := range tests {
+		if got := metricsExposed(tt.addr); got != tt.want {
+			t.Errorf("metricsExposed(%q) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
