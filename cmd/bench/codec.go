@@ -49,7 +49,7 @@ func (b *bench) codec(ctx context.Context, rep *report) {
 		if err := os.WriteFile(script, pycodecScript, 0o644); err != nil {
 			rep.Notes = append(rep.Notes, "codec: "+err.Error())
 		} else {
-			out, err := exec.CommandContext(ctx, python, script, fmt.Sprint(b.cfg.codecSeconds.Seconds())).Output()
+			out, err := exec.CommandContext(ctx, python, script, fmt.Sprint(b.cfg.codecTime.Seconds())).Output()
 			if err != nil {
 				rep.Notes = append(rep.Notes, "codec: pycodec.py: "+err.Error())
 			} else if err := json.Unmarshal(lastLine(out), &py); err != nil {
@@ -59,7 +59,7 @@ func (b *bench) codec(ctx context.Context, rep *report) {
 			}
 		}
 	}
-	benchtime := fmt.Sprintf("%gs", b.cfg.codecSeconds.Seconds())
+	benchtime := fmt.Sprintf("%gs", b.cfg.codecTime.Seconds())
 	banana, err := b.goBenchmarks(ctx, "./foolscap/banana", "^(BenchmarkEncode|BenchmarkDecode)$", benchtime)
 	if err != nil {
 		rep.Notes = append(rep.Notes, "codec: "+err.Error())
@@ -77,7 +77,7 @@ func (b *bench) codec(ctx context.Context, rep *report) {
 	rep.add(Row{Workload: "codec", Case: cs, Metric: "Banana decode", Unit: "batches/s", Go: perSec(dec.nsPerOp), Python: py.DecodeBatches, HigherBetter: true})
 	rep.add(Row{Workload: "codec", Case: "3-hint FURL", Metric: "FURL parse", Unit: "parses/s", Go: perSec(furls["BenchmarkParse"].nsPerOp), Python: py.FURLParses, HigherBetter: true,
 		Note: "python: foolscap.furl.decode_furl (regexp, no hint checks)"})
-	rt, err := goRoundTrips(ctx, b.cfg.codecSeconds, b.ids)
+	rt, err := goRoundTrips(ctx, b.cfg.codecTime, b.ids)
 	if err != nil {
 		rep.Notes = append(rep.Notes, "codec: round trips: "+err.Error())
 		rt = math.NaN()

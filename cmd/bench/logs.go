@@ -135,7 +135,7 @@ func (b *bench) runLog(ctx context.Context, impl string, bzip bool, n int) (res 
 	}
 	e0, t0 := sumStats(nodes).EventsDelivered, time.Now()
 	select {
-	case <-time.After(b.cfg.logSeconds):
+	case <-time.After(b.cfg.logWindow):
 	case <-ctx.Done():
 		res.err = ctx.Err()
 		return res

@@ -37,7 +37,7 @@ type config struct {
 	pythonCap     time.Duration
 
 	logNodes   []int
-	logSeconds time.Duration
+	logWindow time.Duration
 
 	burstNodes  []int
 	burstEvents int
@@ -45,7 +45,7 @@ type config struct {
 	idleNodes   []int
 	pyIdleNodes int
 
-	codecSeconds time.Duration
+	codecTime time.Duration
 }
 
 func main() {
@@ -96,12 +96,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
 	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 60s; quick 30s)")
 	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,100; quick 10)")
-	fs.DurationVar(&cfg.logSeconds, "log-seconds", 0, "measurement window of one log case (default 6s; quick 3s)")
+	fs.DurationVar(&cfg.logWindow, "log-seconds", 0, "measurement window of one log case (default 6s; quick 3s)")
 	burstNodes := fs.String("burst-nodes", "", "python node counts for the burst workload (default 1,10; quick 1)")
 	fs.IntVar(&cfg.burstEvents, "burst-events", 30000, "events each python node logs at once")
 	idleNodes := fs.String("idle-nodes", "", "node counts for our idle RSS (default 1000,5000; quick 1000)")
 	fs.IntVar(&cfg.pyIdleNodes, "python-idle-nodes", 0, "node count for python's idle RSS (default 200; quick 100)")
-	fs.DurationVar(&cfg.codecSeconds, "codec-seconds", 0, "time per codec measurement (default 2s; quick 1s)")
+	fs.DurationVar(&cfg.codecTime, "codec-seconds", 0, "time per codec measurement (default 2s; quick 1s)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -152,11 +152,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.pythonCap == 0 {
 		cfg.pythonCap = pickD(60*time.Second, 30*time.Second)
 	}
-	if cfg.logSeconds == 0 {
-		cfg.logSeconds = pickD(6*time.Second, 3*time.Second)
+	if cfg.logWindow == 0 {
+		cfg.logWindow = pickD(6*time.Second, 3*time.Second)
 	}
-	if cfg.codecSeconds == 0 {
-		cfg.codecSeconds = pickD(2*time.Second, time.Second)
+	if cfg.codecTime == 0 {
+		cfg.codecTime = pickD(2*time.Second, time.Second)
 	}
 	if cfg.incidents < 1 || cfg.events < 1 || cfg.burstEvents < 1 || cfg.pyIdleNodes < 1 {
 		return cfg, errors.New("-incidents, -events, -burst-events and -python-idle-nodes must be at least 1")

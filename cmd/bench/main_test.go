@@ -30,7 +30,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{name: "quick", args: []string{"-quick"}, check: func(t *testing.T, c config) {
-			if c.incidents != 2 || c.logSeconds != 3*time.Second || len(c.idleNodes) != 1 {
+			if c.incidents != 2 || c.logWindow != 3*time.Second || len(c.idleNodes) != 1 {
 				t.Errorf("got %+v", c)
 			}
 		}},
