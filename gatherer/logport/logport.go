@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/foolscap/pb"
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
 )
@@ -53,7 +54,7 @@ func (g *Gatherer) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 	}
 	ref, ok := pubv.(*pb.RemoteReference)
 	if !ok {
-		return nil, violation(fmt.Sprintf("logport: the publisher argument is a %s, not a reference", typeName(pubv)))
+		return nil, violation(fmt.Sprintf("logport: the publisher argument is a %s, not a reference", pyjson.TypeName(pubv)))
 	}
 	if err := g.handle(ctx, nodeid, &Publisher{ref: ref}); err != nil {
 		return nil, err
@@ -108,7 +109,7 @@ func (p *Publisher) GetIncident(ctx context.Context, name string) (any, []any, e
 		}
 	}
 	if !ok || len(pair) != 2 {
-		return nil, nil, fmt.Errorf("get_incident: the node answered a %s, not a (header, events) pair", typeName(v))
+		return nil, nil, fmt.Errorf("get_incident: the node answered a %s, not a (header, events) pair", pyjson.TypeName(v))
 	}
 	var events []any
 	switch ev := pair[1].(type) {
@@ -117,7 +118,7 @@ func (p *Publisher) GetIncident(ctx context.Context, name string) (any, []any, e
 	case banana.Tuple:
 		events = ev
 	default:
-		return nil, nil, fmt.Errorf("get_incident: the events are a %s, not a list", typeName(pair[1]))
+		return nil, nil, fmt.Errorf("get_incident: the events are a %s, not a list", pyjson.TypeName(pair[1]))
 	}
 	return pair[0], events, nil
 }
@@ -197,22 +198,4 @@ func arg(c *pb.Call, i int, name string) (any, bool) {
 
 func violation(msg string) error {
 	return banana.Violationf("%s", msg)
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "None"
-	case []byte:
-		return "bytes"
-	case string:
-		return "str"
-	case banana.List:
-		return "list"
-	case banana.Tuple:
-		return "tuple"
-	case *banana.Dict:
-		return "dict"
-	}
-	return fmt.Sprintf("%T", v)
 }
