@@ -238,16 +238,23 @@ func TestIncidentGathererLoad(t *testing.T) {
 }
 
 // TestLoadsLikePythonNode checks a Go load node against a python-foolscap
-// node (conformance/peers/pynode.py) on python's incident gatherer: the
-// gatherer must log the same sequence of steps for both and write the
-// same layout of files, with event records carrying the same fields.
+// node (conformance/peers/pynode.py), on python's incident gatherer and on
+// ours: each gatherer must log the same sequence of steps for both nodes
+// and write the same layout of files, with event records carrying the
+// same fields.
 func TestLoadsLikePythonNode(t *testing.T) {
 	needPython(t)
+	for _, impl := range []string{ImplPython, ImplGo} {
+		t.Run(impl, func(t *testing.T) { loadsLikePythonNode(t, impl) })
+	}
+}
+
+func loadsLikePythonNode(t *testing.T, impl string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 
 	// The python node: one incident, then its gatherer's view.
-	pyG := startGatherer(t, ctx, ImplPython, KindIncident)
+	pyG := startGatherer(t, ctx, impl, KindIncident)
 	pynode := exec.CommandContext(ctx, python, "../../conformance/peers/pynode.py",
 		"--nodedir", filepath.Join(t.TempDir(), "node"), "--gatherer", pyG.FURL, "--trailing-delay", "0.2")
 	stdin, err := pynode.StdinPipe()
@@ -291,8 +298,8 @@ func TestLoadsLikePythonNode(t *testing.T) {
 	})
 	ask("quit")
 
-	// The Go node, one incident, on another python gatherer.
-	goG := startGatherer(t, ctx, ImplPython, KindIncident)
+	// The Go node, one incident, on another gatherer of the same kind.
+	goG := startGatherer(t, ctx, impl, KindIncident)
 	ids, err := NewIdentities(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +332,8 @@ func TestLoadsLikePythonNode(t *testing.T) {
 	}
 	if a, b := layout(pyG.Spec.Dir, pyTubID), layout(goG.Spec.Dir, n.TubID()); !slices.Equal(a, b) {
 		t.Errorf("files written for a python node %v, for a Go node %v", a, b)
+	} else {
+		t.Logf("%s gatherer files for either node: %v", impl, a)
 	}
 
 	steps := func(dir, tubid string) []string {
@@ -344,6 +353,8 @@ func TestLoadsLikePythonNode(t *testing.T) {
 	}
 	if a, b := steps(pyG.Spec.Dir, pyTubID), steps(goG.Spec.Dir, n.TubID()); !slices.Equal(a, b) || len(a) == 0 {
 		t.Errorf("gatherer steps for a python node %v, for a Go node %v", a, b)
+	} else {
+		t.Logf("%s gatherer steps for either node: %v", impl, a)
 	}
 
 	keys := func(dir string) map[string]bool {
