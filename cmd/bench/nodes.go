@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -63,7 +62,7 @@ func connectNodes(ctx context.Context, nodes []*loadnode.Node, furl string) erro
 	}
 	wg.Wait()
 	if len(errs) > 0 {
-		return fmt.Errorf("%d of %d nodes did not connect: %w", len(errs), len(nodes), errors.Join(errs[0]))
+		return fmt.Errorf("%d of %d nodes did not connect; the first: %w", len(errs), len(nodes), errs[0])
 	}
 	return nil
 }
