@@ -220,7 +220,8 @@ func (p *publisher) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 	n.trace(c.Method)
 	switch c.Method {
 	case "get_versions":
-		return banana.NewDict("foolscap", []byte("21.7.0"), "loadnode", []byte("1")), nil
+		// ensure_dict_binary: keys and values as bytes.
+		return banana.NewDict([]byte("foolscap"), []byte("21.7.0"), []byte("loadnode"), []byte("1")), nil
 	case "get_pid":
 		return int64(4242), nil
 	case "subscribe_to_incidents":
