@@ -36,7 +36,7 @@ type config struct {
 	events        int
 	pythonCap     time.Duration
 
-	logNodes   []int
+	logNodes  []int
 	logWindow time.Duration
 
 	burstNodes  []int
