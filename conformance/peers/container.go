@@ -37,6 +37,7 @@ const (
 	containerControlPort  = 7000
 	containerTahoePort    = 3457
 	containerWebPort      = 3456
+	containerMetricsPort  = 9118
 	// containerExpire stops a container that outlives its run (a crashed
 	// test binary leaves nothing running for longer than this).
 	containerExpire = 30 * 60
@@ -346,7 +347,13 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 	if err != nil {
 		return nil, err
 	}
+	if err := checkGatherer(spec, impl); err != nil {
+		return nil, err
+	}
 	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	// /metrics listens on every interface of the container, so that the
+	// test process reaches it at the container's address.
+	g.runArgs = runArgs(spec, fmt.Sprintf("0.0.0.0:%d", containerMetricsPort))
 	inside := "/scenario/" + spec.Name
 	args, err := createArgs(spec, fmt.Sprintf("tcp:%d", containerGathererPort),
 		fmt.Sprintf("tcp:%s:%d", d.host(spec.Name), containerGathererPort), inside)
@@ -357,7 +364,7 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 	// restarted container the stale pid (1) is always "live", so drop it.
 	create, runCmd := "flogtool", "cd "+inside+" && rm -f twistd.pid && exec twistd3 -n --logfile=twistd.log --pidfile=twistd.pid -y gatherer.tac"
 	if impl == ImplGo {
-		create, runCmd = "gatherer", "exec gatherer run "+inside
+		create, runCmd = "gatherer", "exec gatherer run "+shellJoin(append(g.runArgs, inside))
 	}
 	// Create once; a restarted container only runs the gatherer again.
 	script := fmt.Sprintf("[ -f %s/port ] || %s %s || exit 1; %s", inside, create, shellJoin(args), runCmd)
@@ -367,6 +374,9 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 	}
 	g.proc = c
 	g.runNear = c.exec
+	if spec.Metrics {
+		g.MetricsURL = metricsURL(c.res.GetIPInNetwork(d.network))
+	}
 	if err := d.waitGatherer(ctx, g, c); err != nil {
 		return nil, err
 	}
@@ -374,7 +384,7 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 }
 
 func (d *containerDriver) waitGatherer(ctx context.Context, g *Gatherer, c *container) error {
-	furlFile := filepath.Join(g.Dir, "log_gatherer.furl")
+	furlFile := filepath.Join(g.Dir, g.FURLFile())
 	err := WaitFor(ctx, "the gatherer's FURL to answer a Foolscap connection", func(ctx context.Context) (bool, error) {
 		if !c.running() {
 			return false, fmt.Errorf("the gatherer's container stopped; its log:\n%s", c.output())
@@ -404,7 +414,19 @@ func (d *containerDriver) RunGatherer(ctx context.Context, g *Gatherer) error {
 	if err := d.p.pool.Client.StartContainerWithContext(c.res.Container.ID, nil, ctx); err != nil {
 		return fmt.Errorf("start gatherer %s again: %w", g.Name, err)
 	}
+	if g.MetricsURL != "" {
+		// The address may change when a container restarts.
+		ip, err := c.ip(ctx)
+		if err != nil {
+			return err
+		}
+		g.MetricsURL = metricsURL(ip)
+	}
 	return d.waitGatherer(ctx, g, c)
+}
+
+func metricsURL(ip string) string {
+	return "http://" + net.JoinHostPort(ip, strconv.Itoa(containerMetricsPort)) + "/metrics"
 }
 
 func flavourOf(foolscap string) (string, error) {
@@ -418,54 +440,89 @@ func flavourOf(foolscap string) (string, error) {
 }
 
 func (d *containerDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
-	flavour, err := flavourOf(spec.Foolscap)
-	if err != nil {
-		return nil, err
-	}
-	cmd := []string{"python3", "/peers/pynode.py", "--nodedir", "/scenario/" + spec.Name,
-		"--port", strconv.Itoa(containerNodePort), "--listen-interface", "0.0.0.0",
-		"--location-host", d.host(spec.Name),
-		"--control", fmt.Sprintf("tcp:%d", containerControlPort), "--allow-stdin-close"}
+	argv := []string{"/peers/pynode.py", "--nodedir", "/scenario/" + spec.Name}
 	for _, f := range spec.Gatherers {
-		cmd = append(cmd, "--gatherer", f)
+		argv = append(argv, "--gatherer", f)
 	}
 	if spec.Ephemeral {
-		cmd = append(cmd, "--ephemeral")
+		argv = append(argv, "--ephemeral")
 	}
 	if spec.TrailingDelay > 0 {
-		cmd = append(cmd, "--trailing-delay", strconv.FormatFloat(spec.TrailingDelay, 'g', -1, 64))
+		argv = append(argv, "--trailing-delay", strconv.FormatFloat(spec.TrailingDelay, 'g', -1, 64))
 	}
-	c, err := d.run(spec.Name, flavour, cmd)
+	c, ctl, info, err := d.startPython(ctx, "node "+spec.Name, spec.Name, spec.Foolscap, argv)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Name: spec.Name, Dir: filepath.Join(d.opts.Dir, spec.Name), proc: c}
+	n := &Node{Name: spec.Name, Dir: filepath.Join(d.opts.Dir, spec.Name), proc: c, ctl: ctl}
+	n.TubID, _ = info["tubid"].(string)
+	n.LogPort, _ = info["logport"].(string)
+	return n, nil
+}
+
+func (d *containerDriver) StartStatsProvider(ctx context.Context, spec StatsProviderSpec) (*StatsProvider, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	what := "stats provider " + spec.Name
+	c, ctl, info, err := d.startPython(ctx, what, spec.Name, spec.Foolscap, spec.args("/peers", "/scenario/"+spec.Name))
+	if err != nil {
+		return nil, err
+	}
+	sp := &StatsProvider{Name: spec.Name, Nickname: spec.nickname(), Dir: filepath.Join(d.opts.Dir, spec.Name), proc: c, ctl: ctl}
+	sp.TubID, _ = info["tubid"].(string)
+	if sp.TubID == "" {
+		return nil, fmt.Errorf("%s answered info without a tubid: %v", what, info)
+	}
+	return sp, nil
+}
+
+// startPython runs a Python peer (argv: the script and its own options) in
+// the image of the python-foolscap release, listening on the scenario's
+// network under its host name, and waits until its control port answers
+// "info" (the Tub then has its location). It returns the control channel
+// and that answer.
+func (d *containerDriver) startPython(ctx context.Context, what, name, foolscap string, argv []string) (*container, *control, map[string]any, error) {
+	flavour, err := flavourOf(foolscap)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cmd := append([]string{"python3"}, argv...)
+	cmd = append(cmd, "--port", strconv.Itoa(containerNodePort), "--listen-interface", "0.0.0.0",
+		"--location-host", d.host(name),
+		"--control", fmt.Sprintf("tcp:%d", containerControlPort), "--allow-stdin-close")
+	c, err := d.run(name, flavour, cmd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var (
+		ctl  *control
+		info map[string]any
+	)
 	addr := net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerControlPort))
-	err = WaitFor(ctx, "node "+spec.Name+" to answer on its control port "+addr, func(ctx context.Context) (bool, error) {
+	err = WaitFor(ctx, what+" to answer on its control port "+addr, func(ctx context.Context) (bool, error) {
 		if !c.running() {
-			return false, fmt.Errorf("the node's container stopped; its log:\n%s", c.output())
+			return false, fmt.Errorf("the container of %s stopped; its log:\n%s", what, c.output())
 		}
 		var dialer net.Dialer
 		conn, err := dialer.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return false, err
 		}
-		ctl := newControl(conn, conn, &lockedBuffer{})
-		info, err := ctl.command(ctx, "info")
+		cc := newControl(conn, conn, &lockedBuffer{})
+		ans, err := cc.command(ctx, "info")
 		if err != nil {
 			conn.Close()
-			return false, err // not located yet: the node answers with an error
+			return false, err // not located yet: the peer answers with an error
 		}
-		n.ctl = ctl
-		n.TubID, _ = info["tubid"].(string)
-		n.LogPort, _ = info["logport"].(string)
+		ctl, info = cc, ans
 		d.closers = append(d.closers, conn.Close)
 		return true, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start node %s: %w", spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	return n, nil
+	return c, ctl, info, nil
 }
 
 func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error) {
@@ -513,6 +570,7 @@ func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Taho
 		return waitTahoe(ctx, t, func() bool { return !c.running() }, c.output)
 	}
 	t.WebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerWebPort)))
+	t.PeerWebURL = fmt.Sprintf("http://%s/", net.JoinHostPort(d.host(spec.Name), strconv.Itoa(containerWebPort)))
 	t.curl = func(ctx context.Context, args ...string) (string, error) {
 		// The last argument is a path on the node's web port.
 		args[len(args)-1] = fmt.Sprintf("localhost:%d/%s", containerWebPort, args[len(args)-1])

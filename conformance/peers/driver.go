@@ -3,9 +3,12 @@ package peers
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Modes a Driver runs peers in.
@@ -30,6 +33,10 @@ const (
 const (
 	KindIncident = "incident" // create-incident-gatherer
 	KindLog      = "log"      // create-gatherer
+	// KindStats is the Tahoe stats gatherer (our create-stats-gatherer, as
+	// "tahoe create-stats-gatherer" of Tahoe 1.12 to 1.15.1). python-foolscap
+	// has none, so only ImplGo has this kind.
+	KindStats = "stats"
 )
 
 // Driver starts the peers of one scenario. A Driver belongs to one scenario and
@@ -53,6 +60,10 @@ type Driver interface {
 	// once the node has written a new logport FURL (its log Tub, and so its
 	// tubid, is new at every start).
 	RestartTahoe(ctx context.Context, t *Tahoe) error
+	// StartStatsProvider runs pystats.py, a node that provides its stats to
+	// a stats gatherer as Tahoe <= 1.15 did; it returns once the provider
+	// has its tubid (so it has started connecting to the gatherer).
+	StartStatsProvider(ctx context.Context, spec StatsProviderSpec) (*StatsProvider, error)
 	// Close stops every peer and removes what the driver created outside
 	// the scenario directory (containers, networks, chroot directories).
 	Close(ctx context.Context) error
@@ -113,6 +124,38 @@ type GathererSpec struct {
 	// HostName makes the gatherer's location a host name rather than an IP
 	// address (the NAT case). Container mode always uses host names.
 	HostName bool
+	// PollInterval, if set, is the stats gatherer's --poll-interval.
+	PollInterval time.Duration
+	// Metrics runs the gatherer with --metrics (ours only); its address is
+	// then Gatherer.MetricsURL.
+	Metrics bool
+}
+
+// runArgs are the options of "gatherer run" a spec asks for; metricsAddr is
+// where --metrics listens (used only if spec.Metrics).
+func runArgs(spec GathererSpec, metricsAddr string) []string {
+	var args []string
+	if spec.PollInterval > 0 {
+		args = append(args, "--poll-interval", spec.PollInterval.String())
+	}
+	if spec.Metrics {
+		args = append(args, "--metrics", metricsAddr)
+	}
+	return args
+}
+
+// checkGatherer refuses what an implementation cannot do.
+func checkGatherer(spec GathererSpec, impl string) error {
+	if impl != ImplPython {
+		return nil
+	}
+	switch {
+	case spec.Kind == KindStats:
+		return fmt.Errorf("python-foolscap has no stats gatherer (Tahoe <= 1.15.1 had one; it cannot be installed here): scenarios with one are for GATHERER=go only")
+	case spec.Metrics || spec.PollInterval > 0:
+		return fmt.Errorf("python-foolscap's gatherers have no --metrics or --poll-interval")
+	}
+	return nil
 }
 
 // NodeSpec describes a pynode.py node.
@@ -138,8 +181,12 @@ type Gatherer struct {
 	Kind string
 	Impl string // ImplPython or ImplGo
 	Dir  string // the gatherer's base directory on the host
-	FURL string // as the gatherer wrote it in log_gatherer.furl
-	proc stopper
+	FURL string // as the gatherer wrote it in its FURL file (FURLFile)
+	// MetricsURL is the http://.../metrics URL of a gatherer run with
+	// --metrics, reachable from the test process ("" without).
+	MetricsURL string
+	runArgs    []string // options of "gatherer run"
+	proc       stopper
 	// runNear runs a command where an operator of the gatherer would (the
 	// host, or the gatherer's container) and returns its output and exit code.
 	runNear func(ctx context.Context, argv ...string) (string, int, error)
@@ -149,6 +196,48 @@ type Gatherer struct {
 // its combined output and exit code (a non-zero exit is not an error).
 func (g *Gatherer) Check(ctx context.Context, args ...string) (string, int, error) {
 	return g.runNear(ctx, append([]string{"gatherer-check"}, args...)...)
+}
+
+// FURLFile is the name of the file in Dir where the gatherer writes its
+// FURL: stats_gatherer.furl for a stats gatherer, log_gatherer.furl for the
+// others.
+func (g *Gatherer) FURLFile() string { return furlFileName(g.Kind) }
+
+func furlFileName(kind string) string {
+	if kind == KindStats {
+		return "stats_gatherer.furl"
+	}
+	return "log_gatherer.furl"
+}
+
+// maxMetricsBody bounds a /metrics answer read by Metrics.
+const maxMetricsBody = 16 << 20
+
+// Metrics fetches the gatherer's /metrics (Prometheus text exposition).
+func (g *Gatherer) Metrics(ctx context.Context) (string, error) {
+	if g.MetricsURL == "" {
+		return "", fmt.Errorf("gatherer %s runs without --metrics", g.Name)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.MetricsURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("build request for %s: %w", g.MetricsURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", g.MetricsURL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMetricsBody+1))
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", g.MetricsURL, err)
+	}
+	if len(b) > maxMetricsBody {
+		return "", fmt.Errorf("GET %s: more than %d bytes", g.MetricsURL, maxMetricsBody)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", g.MetricsURL, resp.Status)
+	}
+	return string(b), nil
 }
 
 // Node is a running pynode.py.
@@ -171,10 +260,13 @@ func (n *Node) Output() string { return n.ctl.output() }
 
 // Tahoe is a running Tahoe-LAFS node.
 type Tahoe struct {
-	Name    string
-	Dir     string // the node directory on the host
-	WebURL  string // reachable from the test process
-	LogPort string // contents of private/logport.furl
+	Name   string
+	Dir    string // the node directory on the host
+	WebURL string // reachable from the test process
+	// PeerWebURL is the web URL as the scenario's other peers (a gatherer)
+	// reach it.
+	PeerWebURL string
+	LogPort    string // contents of private/logport.furl
 	// curl runs curl with these arguments where the node runs (host or
 	// container), against the node's web port.
 	curl func(ctx context.Context, args ...string) (string, error)
@@ -295,8 +387,10 @@ func createArgs(spec GathererSpec, port, location, dir string) ([]string, error)
 		sub = "create-incident-gatherer"
 	case KindLog:
 		sub = "create-gatherer"
+	case KindStats:
+		sub = "create-stats-gatherer"
 	default:
-		return nil, fmt.Errorf("unknown gatherer kind %q (want %q or %q)", spec.Kind, KindIncident, KindLog)
+		return nil, fmt.Errorf("unknown gatherer kind %q (want %q, %q or %q)", spec.Kind, KindIncident, KindLog, KindStats)
 	}
 	args := []string{sub, "--port", port, "--location", location}
 	args = append(args, spec.CreateArgs...)

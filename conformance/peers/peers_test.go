@@ -91,7 +91,8 @@ func TestCreateArgs(t *testing.T) {
 	}{
 		{"incident", GathererSpec{Kind: KindIncident}, "create-incident-gatherer --port tcp:1 --location tcp:h:1 D", false},
 		{"log with options", GathererSpec{Kind: KindLog, CreateArgs: []string{"--bzip", "--rotate", "20"}}, "create-gatherer --port tcp:1 --location tcp:h:1 --bzip --rotate 20 D", false},
-		{"unknown kind", GathererSpec{Kind: "stats"}, "", true},
+		{"stats", GathererSpec{Kind: KindStats}, "create-stats-gatherer --port tcp:1 --location tcp:h:1 D", false},
+		{"unknown kind", GathererSpec{Kind: "bogus"}, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +102,58 @@ func TestCreateArgs(t *testing.T) {
 			}
 			if strings.Join(got, " ") != tc.want {
 				t.Errorf("createArgs = %q, want %q", strings.Join(got, " "), tc.want)
+			}
+		})
+	}
+}
+
+func TestRunArgs(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    GathererSpec
+		impl    string
+		want    string
+		wantErr bool
+	}{
+		{"plain incident gatherer", GathererSpec{Kind: KindIncident}, ImplPython, "", false},
+		{"stats, polled every second, with metrics", GathererSpec{Kind: KindStats, PollInterval: time.Second, Metrics: true}, ImplGo, "--poll-interval 1s --metrics A", false},
+		{"python has no stats gatherer", GathererSpec{Kind: KindStats}, ImplPython, "", true},
+		{"python has no --metrics", GathererSpec{Kind: KindLog, Metrics: true}, ImplPython, "--metrics A", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(runArgs(tc.spec, "A"), " "); got != tc.want {
+				t.Errorf("runArgs = %q, want %q", got, tc.want)
+			}
+			if err := checkGatherer(tc.spec, tc.impl); (err != nil) != tc.wantErr {
+				t.Errorf("checkGatherer error = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestFURLFile(t *testing.T) {
+	for kind, want := range map[string]string{KindIncident: "log_gatherer.furl", KindLog: "log_gatherer.furl", KindStats: "stats_gatherer.furl"} {
+		if got := (&Gatherer{Kind: kind}).FURLFile(); got != want {
+			t.Errorf("FURLFile of a %s gatherer = %q, want %q", kind, got, want)
+		}
+	}
+}
+
+func TestStatsProviderArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		spec StatsProviderSpec
+		want string
+	}{
+		{"defaults: nickname is the name", StatsProviderSpec{Name: "n", Gatherer: "F"}, "P/pystats.py --nodedir D --gatherer F --nickname n"},
+		{"every option", StatsProviderSpec{Name: "n", Gatherer: "F", Nickname: "nick", Malformed: "not-a-dict", DisconnectAfter: 2, StrKeys: true},
+			"P/pystats.py --nodedir D --gatherer F --nickname nick --malformed not-a-dict --disconnect-after 2 --str-keys"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := strings.Join(tc.spec.args("P", "D"), " "); got != tc.want {
+				t.Errorf("args = %q, want %q", got, tc.want)
 			}
 		})
 	}

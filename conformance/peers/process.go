@@ -133,7 +133,8 @@ func run(ctx context.Context, dir, name string, args ...string) (string, error) 
 
 func (d *processDriver) gathererCommand(g *Gatherer) *exec.Cmd {
 	if g.Impl == ImplGo {
-		return exec.Command(GathererBinary(d.opts.Repo), "run", g.Dir)
+		args := append(append([]string{"run"}, g.runArgs...), g.Dir)
+		return exec.Command(GathererBinary(d.opts.Repo), args...)
 	}
 	cmd := exec.Command("twistd3", "-n", "--logfile=twistd.log", "--pidfile=twistd.pid", "-y", "gatherer.tac")
 	cmd.Dir = g.Dir
@@ -149,7 +150,21 @@ func (d *processDriver) StartGatherer(ctx context.Context, spec GathererSpec) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := checkGatherer(spec, impl); err != nil {
+		return nil, err
+	}
 	g := &Gatherer{Name: spec.Name, Kind: spec.Kind, Impl: impl, Dir: filepath.Join(d.opts.Dir, spec.Name)}
+	if spec.Metrics {
+		mport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", mport)
+		g.MetricsURL = "http://" + addr + "/metrics"
+		g.runArgs = runArgs(spec, addr)
+	} else {
+		g.runArgs = runArgs(spec, "")
+	}
 	g.runNear = func(ctx context.Context, argv ...string) (string, int, error) {
 		if argv[0] == "gatherer-check" {
 			argv[0] = CheckBinary(d.opts.Repo)
@@ -193,7 +208,7 @@ func (d *processDriver) runGatherer(ctx context.Context, g *Gatherer) error {
 	}
 	d.procs = append(d.procs, p)
 	g.proc = p
-	furlFile := filepath.Join(g.Dir, "log_gatherer.furl")
+	furlFile := filepath.Join(g.Dir, g.FURLFile())
 	err = WaitFor(ctx, "the gatherer's FURL to answer a Foolscap connection", func(ctx context.Context) (bool, error) {
 		if p.exited() {
 			return false, fmt.Errorf("the gatherer exited (%v); output:\n%s", p.err, p.output())
@@ -266,10 +281,6 @@ func (d *processDriver) chrootCommand(argv ...string) *exec.Cmd {
 }
 
 func (d *processDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
-	var (
-		cmd     *exec.Cmd
-		hostDir string
-	)
 	args := func(peers, nodedir string) []string {
 		a := []string{filepath.Join(peers, "pynode.py"), "--nodedir", nodedir}
 		for _, f := range spec.Gatherers {
@@ -283,51 +294,89 @@ func (d *processDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, er
 		}
 		return a
 	}
-	switch spec.Foolscap {
+	pp, err := d.startPython(ctx, "node "+spec.Name, spec.Name, spec.Foolscap, args)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Name: spec.Name, Dir: pp.hostDir, proc: pp.p, ctl: pp.ctl}
+	n.TubID, _ = pp.ready["tubid"].(string)
+	n.LogPort, _ = pp.ready["logport"].(string)
+	return n, nil
+}
+
+func (d *processDriver) StartStatsProvider(ctx context.Context, spec StatsProviderSpec) (*StatsProvider, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	pp, err := d.startPython(ctx, "stats provider "+spec.Name, spec.Name, spec.Foolscap, spec.args)
+	if err != nil {
+		return nil, err
+	}
+	sp := &StatsProvider{Name: spec.Name, Nickname: spec.nickname(), Dir: pp.hostDir, proc: pp.p, ctl: pp.ctl}
+	sp.TubID, _ = pp.ready["tubid"].(string)
+	if sp.TubID == "" {
+		return nil, fmt.Errorf("stats provider %s announced no tubid: %v", spec.Name, pp.ready)
+	}
+	return sp, nil
+}
+
+// pythonPeer is a Python peer started by startPython.
+type pythonPeer struct {
+	p       *proc
+	ctl     *control
+	hostDir string         // the peer's directory on the host
+	ready   map[string]any // its "ready" announcement
+}
+
+// startPython runs a Python peer (pynode.py, pystats.py) under the given
+// python-foolscap release, with its control channel on stdin/stdout, and
+// waits for its "ready" announcement. args builds the command line from the
+// directory of the peers and the peer's directory, as the interpreter sees them.
+func (d *processDriver) startPython(ctx context.Context, what, name, foolscap string, args func(peers, nodedir string) []string) (*pythonPeer, error) {
+	var (
+		cmd     *exec.Cmd
+		hostDir string
+	)
+	switch foolscap {
 	case "", Foolscap217:
-		hostDir = filepath.Join(d.opts.Dir, spec.Name)
+		hostDir = filepath.Join(d.opts.Dir, name)
 		cmd = exec.Command(Python(), args(PeersDir(d.opts.Repo), hostDir)...)
 	case Foolscap249:
 		host, inside, err := d.chrootDir()
 		if err != nil {
 			return nil, err
 		}
-		hostDir = filepath.Join(host, spec.Name)
-		cmd = d.chrootCommand(append([]string{"python3"}, args(inside, inside+"/"+spec.Name)...)...)
+		hostDir = filepath.Join(host, name)
+		cmd = d.chrootCommand(append([]string{"python3"}, args(inside, inside+"/"+name)...)...)
 	default:
-		return nil, fmt.Errorf("no python-foolscap %q peer (have %s and %s)", spec.Foolscap, Foolscap217, Foolscap249)
+		return nil, fmt.Errorf("no python-foolscap %q peer (have %s and %s)", foolscap, Foolscap217, Foolscap249)
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", spec.Name, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	pr, pw := io.Pipe()
-	p, err := startProc("node "+spec.Name, cmd, pw)
+	p, err := startProc(what, cmd, pw)
 	if err != nil {
 		return nil, err
 	}
 	d.procs = append(d.procs, p)
-	go func() { // close the pipe when the node exits, so the control reader ends
+	go func() { // close the pipe when the peer exits, so the control reader ends
 		<-p.done
 		pw.Close()
 	}()
-	n := &Node{Name: spec.Name, Dir: hostDir, proc: p, ctl: newControl(stdin, pr, p.out)}
-	err = WaitFor(ctx, "node "+spec.Name+" to be ready", func(context.Context) (bool, error) {
+	pp := &pythonPeer{p: p, ctl: newControl(stdin, pr, p.out), hostDir: hostDir}
+	err = WaitFor(ctx, what+" to be ready", func(context.Context) (bool, error) {
 		if p.exited() {
-			return false, fmt.Errorf("node exited (%v); output:\n%s", p.err, p.output())
+			return false, fmt.Errorf("%s exited (%v); output:\n%s", what, p.err, p.output())
 		}
-		ready := n.ctl.announcement("ready")
-		if ready == nil {
-			return false, nil
-		}
-		n.TubID, _ = ready["tubid"].(string)
-		n.LogPort, _ = ready["logport"].(string)
-		return true, nil
+		pp.ready = pp.ctl.announcement("ready")
+		return pp.ready != nil, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start node %s: %w", spec.Name, err)
+		return nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	return n, nil
+	return pp, nil
 }
 
 func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error) {
@@ -353,6 +402,7 @@ func (d *processDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe,
 		return nil, fmt.Errorf("tahoe create-node %s: %w\n%s", spec.Name, err, out)
 	}
 	t := &Tahoe{Name: spec.Name, Dir: filepath.Join(host, spec.Name), WebURL: fmt.Sprintf("http://127.0.0.1:%d/", web)}
+	t.PeerWebURL = t.WebURL // every peer shares the host's loopback
 	if spec.LogGatherer != "" {
 		if err := setLogGatherer(filepath.Join(t.Dir, "tahoe.cfg"), spec.LogGatherer); err != nil {
 			return nil, err
