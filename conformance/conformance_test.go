@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +92,18 @@ func TestFeatures(t *testing.T) {
 				t.Logf("NOTICE: skipping @cross scenarios: %s is missing (make build)", peers.GathererBinary(repo))
 				opts.Tags = andTags(opts.Tags, "~@cross")
 			}
+			if impl == peers.ImplPython {
+				// @go-only scenarios have no Python reference to run against:
+				// listed as n/a in the matrix, not run.
+				na, err := goOnlyScenarios(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, sc := range na {
+					matrix.Record(Result{Scenario: sc.name, Tags: sc.tags, Impl: impl, Mode: mode, NotApplicable: goOnlyReason})
+				}
+				opts.Tags = andTags(opts.Tags, "~"+goOnlyTag)
+			}
 			junit := filepath.Join(reports, fmt.Sprintf("junit-%s-%s.xml", impl, mode))
 			if opts.Format == "" {
 				opts.Format = "pretty"
@@ -125,6 +138,40 @@ func TestFeatures(t *testing.T) {
 		t.Errorf("write the conformance matrix: %v", err)
 	}
 	t.Logf("conformance matrix: %s", f.Name())
+}
+
+// goOnlyTag marks scenarios that run against our gatherer only; goOnlyReason
+// is what the matrix says for them under python.
+const (
+	goOnlyTag    = "@go-only"
+	goOnlyReason = "no Python reference: python-foolscap has no stats gatherer, and Tahoe-LAFS <= 1.15.1 (the last with one) cannot be installed here"
+)
+
+type scenarioRef struct {
+	name string
+	tags []string
+}
+
+// goOnlyScenarios lists the @go-only scenarios that opts (with its tag
+// expression) would run.
+func goOnlyScenarios(opts godog.Options) ([]scenarioRef, error) {
+	opts.Tags = andTags(opts.Tags, goOnlyTag)
+	opts.Output = io.Discard
+	features, err := godog.TestSuite{Options: &opts}.RetrieveFeatures()
+	if err != nil {
+		return nil, fmt.Errorf("read the features to list the %s scenarios: %w", goOnlyTag, err)
+	}
+	var refs []scenarioRef
+	for _, f := range features {
+		for _, p := range f.Pickles {
+			ref := scenarioRef{name: p.Name}
+			for _, tag := range p.Tags {
+				ref.tags = append(ref.tags, tag.Name)
+			}
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
 }
 
 // andTags combines two godog tag expressions.

@@ -15,6 +15,9 @@ type Result struct {
 	Impl     string
 	Mode     string
 	Err      error
+	// NotApplicable, if set, says why the scenario does not apply to this
+	// implementation (it was not run; the matrix shows "n/a").
+	NotApplicable string
 }
 
 // Matrix collects results from concurrent suite runs and writes them as a
@@ -52,6 +55,10 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 	cells := map[key][]string{}
 	var rows, cols []string
 	var failures []string
+	// notApplicable groups the n/a cells by column and reason.
+	type naKey struct{ col, reason string }
+	var naOrder []naKey
+	naCount := map[naKey]int{}
 	for _, r := range m.results {
 		row := r.Scenario
 		if tags := exampleTags(r.Tags); tags != "" {
@@ -65,7 +72,15 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 			cols = append(cols, col)
 		}
 		status := "pass"
-		if r.Err != nil {
+		switch {
+		case r.NotApplicable != "":
+			status = "n/a"
+			k := naKey{col, oneLine(r.NotApplicable)}
+			if naCount[k] == 0 {
+				naOrder = append(naOrder, k)
+			}
+			naCount[k]++
+		case r.Err != nil:
 			status = "**FAIL**"
 			failures = append(failures, fmt.Sprintf("- %s, %s: %s", escapeCell(row), col, oneLine(r.Err.Error())))
 		}
@@ -91,6 +106,12 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, " %s |", s)
 		}
 		b.WriteString("\n")
+	}
+	if len(naOrder) > 0 {
+		b.WriteString("\n## Not applicable (n/a)\n\n")
+		for _, k := range naOrder {
+			fmt.Fprintf(&b, "- %s, %d scenario(s): %s\n", k.col, naCount[k], k.reason)
+		}
 	}
 	if len(failures) > 0 {
 		b.WriteString("\n## Failures\n\n")

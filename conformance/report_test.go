@@ -27,6 +27,18 @@ func TestMatrixMarkdown(t *testing.T) {
 			},
 		},
 		{
+			name: "a scenario the implementation cannot run is n/a, with the reason listed, and no failure",
+			results: []Result{
+				{Scenario: "stats", Tags: []string{"@go-only"}, Impl: "go", Mode: "process"},
+				{Scenario: "stats", Tags: []string{"@go-only"}, Impl: "python", Mode: "process", NotApplicable: "no reference"},
+			},
+			want: []string{
+				"| stats | pass | n/a |",
+				"## Not applicable (n/a)",
+				"- python / process, 1 scenario(s): no reference",
+			},
+		},
+		{
 			name: "failures are marked and listed with the first line of the error",
 			results: []Result{
 				{Scenario: "x | y", Impl: "go", Mode: "container", Err: errors.New("waited for a|b\nlong log")},

@@ -13,7 +13,8 @@ import (
 
 // checkSteps registers the steps of features/gatherer_check.feature.
 func checkSteps(sc *godog.ScenarioContext) {
-	sc.Step(`^an? (incident|log) gatherer has been created and started$`, startKindGatherer)
+	sc.Step(`^an? (incident|log|stats) gatherer has been created and started$`, startKindGatherer)
+	sc.Step(`^gatherer-check reports (an? [a-z ]+ gatherer)$`, checkReportsKind)
 	sc.Step(`^an operator runs gatherer-check on the gatherer's FURL( with a wrong swissnum)?$`, runCheck)
 	sc.Step(`^gatherer-check exits with status (\d+)$`, checkExit)
 }
@@ -48,6 +49,16 @@ func checkExit(ctx context.Context, want string) error {
 	}
 	if w.checkExit != n {
 		return fmt.Errorf("gatherer-check exited with %d, want %d; it printed:\n%s", w.checkExit, n, w.checkOutput)
+	}
+	return nil
+}
+
+// checkReportsKind checks the kind gatherer-check names in its verdict
+// ("verdict: healthy: a stats gatherer").
+func checkReportsKind(ctx context.Context, kind string) error {
+	w := getWorld(ctx)
+	if !strings.Contains(w.checkOutput, "healthy: "+kind) {
+		return fmt.Errorf("gatherer-check did not report %q; it printed:\n%s", "healthy: "+kind, w.checkOutput)
 	}
 	return nil
 }

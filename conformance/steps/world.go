@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +65,15 @@ type world struct {
 	// checkOutput and checkExit are gatherer-check's output and exit code.
 	checkOutput string
 	checkExit   int
+	// providers are the stats providers by nickname; goneAt is when the
+	// one that went away stopped; oldFURL and restartedAt are the stats
+	// gatherer's FURL before and the time of its restart; metricsText is the
+	// /metrics an operator read.
+	providers   map[string]*peers.StatsProvider
+	goneAt      time.Time
+	oldFURL     string
+	restartedAt time.Time
+	metricsText string
 	// cancelStep ends the running step's deadline.
 	cancelStep context.CancelFunc
 }
@@ -144,6 +155,7 @@ func Initialize(cfg Config) func(*godog.ScenarioContext) {
 		logSteps(sc)
 		tailSteps(sc)
 		checkSteps(sc)
+		statsSteps(sc)
 	}
 }
 
@@ -168,6 +180,15 @@ func (w *world) report() string {
 	}
 	if w.tahoe != nil {
 		fmt.Fprintf(&b, "--- tahoe %s output:\n%s\n", w.tahoe.Name, w.tahoe.Output())
+	}
+	for _, name := range slices.Sorted(maps.Keys(w.providers)) {
+		p := w.providers[name]
+		fmt.Fprintf(&b, "--- stats provider %s (%s) output:\n%s\n", name, p.TubID, p.Output())
+	}
+	if w.gatherer != nil && w.gatherer.Kind == peers.KindStats {
+		if st, err := os.ReadFile(filepath.Join(w.gatherer.Dir, "stats.json")); err == nil {
+			fmt.Fprintf(&b, "--- stats.json:\n%s\n", st)
+		}
 	}
 	return b.String()
 }
