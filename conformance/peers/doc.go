@@ -14,11 +14,16 @@
 //
 // The gatherer under test is either python-foolscap's (flogtool create-* and
 // twistd3 -n -y gatherer.tac) or ours (bin/gatherer create-* and
-// bin/gatherer run DIR), created and run with the same arguments.
+// bin/gatherer run DIR), created and run with the same arguments. The stats
+// gatherer (KindStats: create-stats-gatherer, stats_gatherer.furl, run with
+// --poll-interval and --metrics) exists only as ours; asking for python's is
+// an error. Its nodes are pystats.py ([Driver.StartStatsProvider]), which
+// plays a Tahoe-LAFS <= 1.15 node: provide(provider, nickname) on every
+// connection, get_stats() answered in Tahoe's shape or, on request, badly.
 //
 // Readiness is always a real condition checked under the caller's deadline: a
 // gatherer is ready when its FURL answers a Foolscap connection (pyprobe.py),
-// a node when it announces its location, a Tahoe node when its web page
+// a node or stats provider when it announces its location, a Tahoe node when its web page
 // answers and its logport FURL exists. Behaviour follows
 // shared/foolscap/gatherers.md and shared/tahoe-in-debian.md.
 package peers
