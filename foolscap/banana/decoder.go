@@ -23,7 +23,17 @@ type DecoderOptions struct {
 	// (PB's call, answer, error, my-reference, ...). A handler is called
 	// after the open-type index token has been read.
 	Handlers map[string]OpenHandler
+	// BufferSize is the size of the read buffer made when r is not a
+	// *bufio.Reader; 0 means DefaultBufferSize. Bodies larger than the
+	// buffer are read straight into their own slice, so a small buffer
+	// costs little throughput and keeps idle connections cheap.
+	BufferSize int
 }
+
+// DefaultBufferSize is the read buffer of a Decoder: enough for the small
+// tokens of a PB conversation, small enough that a gatherer holding
+// thousands of idle connections does not pay for it.
+const DefaultBufferSize = 4 << 10
 
 // Decoder reads Banana tokens and values from a stream. The token level is
 // Next / ReadBody / SkipBody; the value level is ReadMessage and, inside
@@ -55,7 +65,11 @@ type Decoder struct {
 func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
-		br = bufio.NewReaderSize(r, 32<<10)
+		size := opts.BufferSize
+		if size <= 0 {
+			size = DefaultBufferSize
+		}
+		br = bufio.NewReaderSize(r, size)
 	}
 	d := &Decoder{
 		r:      br,

@@ -136,11 +136,18 @@ type Broker struct {
 	serveDone    chan struct{}
 	shutdownOnce sync.Once
 	wg           sync.WaitGroup
-	sem          chan struct{}     // one token per running local call
-	callq        chan *inboundCall // calls received, not yet started
-	callCtx      context.Context
-	cancelCalls  context.CancelFunc
-	root         *RemoteReference
+	sem          chan struct{} // one token per running local call
+
+	// Calls received and not yet started, in arrival order. The queue is
+	// a slice that grows only while calls wait (an idle connection holds
+	// none); the dispatcher goroutine exists only while it is not empty.
+	callMu      sync.Mutex
+	calls       []*inboundCall
+	dispatching bool
+	callSpace   chan struct{} // signalled when a queued call was taken
+	callCtx     context.Context
+	cancelCalls context.CancelFunc
+	root        *RemoteReference
 }
 
 type pendingCall struct {
@@ -198,7 +205,7 @@ func NewBroker(cfg BrokerConfig) *Broker {
 		serveDone:   make(chan struct{}),
 		flushed:     make(chan struct{}),
 		sem:         make(chan struct{}, cfg.MaxInFlight),
-		callq:       make(chan *inboundCall, cfg.MaxQueued),
+		callSpace:   make(chan struct{}, 1),
 	}
 	b.callCtx, b.cancelCalls = context.WithCancel(context.Background())
 	b.lastRecv.Store(time.Now().UnixNano())
@@ -280,18 +287,14 @@ func (b *Broker) Serve(ctx context.Context) error {
 		return errors.New("pb: Serve called twice")
 	}
 	defer close(b.serveDone)
-	b.wg.Add(4)
+	b.wg.Add(1)
 	go b.writeLoop()
-	go b.timerLoop()
-	go b.dispatchLoop()
-	go func() {
-		defer b.wg.Done()
-		select {
-		case <-ctx.Done():
-			b.shutdown(fmt.Errorf("serving stopped: %w", ctx.Err()), true)
-		case <-b.done:
-		}
-	}()
+	stopTimers := b.startTimers()
+	defer stopTimers()
+	stopWatch := context.AfterFunc(ctx, func() {
+		b.shutdown(fmt.Errorf("serving stopped: %w", ctx.Err()), true)
+	})
+	defer stopWatch()
 	err := b.readLoop()
 	b.shutdown(err, true)
 	b.wg.Wait()
@@ -406,6 +409,35 @@ func (b *Broker) sendFatal(ce *banana.ConnError) {
 	b.shutdown(ce, true)
 }
 
+// maxBatch bounds how many bytes of queued messages one write coalesces.
+const maxBatch = 64 << 10
+
+// gather returns msg followed by the messages already queued behind it, up
+// to maxBatch bytes, and whether the close marker (nil) was met.
+func (b *Broker) gather(msg []byte) ([]byte, bool) {
+	batch := msg
+	copied := false
+	for len(batch) < maxBatch {
+		var next []byte
+		select {
+		case next = <-b.outq:
+		default:
+			return batch, false
+		}
+		if next == nil {
+			return batch, true
+		}
+		if !copied {
+			// First extra message: copy, so that msg (owned by its
+			// sender until written) is never appended to in place.
+			batch = append(make([]byte, 0, 2*(len(msg)+len(next))), msg...)
+			copied = true
+		}
+		batch = append(batch, next...)
+	}
+	return batch, false
+}
+
 // enqueue hands a whole message to the writer.
 func (b *Broker) enqueue(msg []byte) error {
 	select {
@@ -425,12 +457,20 @@ func (b *Broker) writeLoop() {
 				close(b.flushed) // everything before the marker is written
 				return
 			}
+			// Coalesce what else is queued into one write: one TLS record
+			// and one system call for a burst of answers, instead of one
+			// each. A nil marker ends the batch and the loop.
+			batch, flush := b.gather(msg)
 			if err := b.conn.SetWriteDeadline(time.Now().Add(b.cfg.WriteTimeout)); err != nil {
 				b.shutdown(fmt.Errorf("setting write deadline: %w", err), true)
 				return
 			}
-			if _, err := b.conn.Write(msg); err != nil {
+			if _, err := b.conn.Write(batch); err != nil {
 				b.shutdown(fmt.Errorf("writing to peer: %w", err), true)
+				return
+			}
+			if flush {
+				close(b.flushed)
 				return
 			}
 		case <-b.done:
@@ -448,38 +488,64 @@ func (b *Broker) onPing(n uint64) {
 	}
 }
 
-// timerLoop sends keepalive PINGs and enforces the disconnect timeout,
-// checking every timeout + 100ms like python-foolscap.
-func (b *Broker) timerLoop() {
-	defer b.wg.Done()
-	var keepC, discC <-chan time.Time
-	if k := b.cfg.KeepaliveTimeout; k > 0 {
-		t := time.NewTicker(k + 100*time.Millisecond)
-		defer t.Stop()
-		keepC = t.C
-	}
-	if d := b.cfg.DisconnectTimeout; d > 0 {
-		t := time.NewTicker(d + 100*time.Millisecond)
-		defer t.Stop()
-		discC = t.C
-	}
+// startTimers arms the keepalive and disconnect timers (python-foolscap's
+// Broker timers, which check every timeout + 0.1 s): after KeepaliveTimeout
+// of silence from the peer a PING is sent, after DisconnectTimeout the
+// connection is dropped. The timers run as time.AfterFunc callbacks, so an
+// idle connection holds no goroutine for them. The returned func stops
+// them.
+func (b *Broker) startTimers() (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	var timers []*time.Timer
 	idle := func() time.Duration { return time.Since(time.Unix(0, b.lastRecv.Load())) }
-	for {
-		select {
-		case <-b.done:
-			return
-		case <-keepC:
-			if idle() > b.cfg.KeepaliveTimeout {
+	arm := func(every time.Duration, fire func() bool) {
+		var t *time.Timer
+		t = time.AfterFunc(every, func() {
+			select {
+			case <-b.done:
+				return
+			default:
+			}
+			if !fire() {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !stopped {
+				t.Reset(every)
+			}
+		})
+		timers = append(timers, t)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if k := b.cfg.KeepaliveTimeout; k > 0 {
+		arm(k+100*time.Millisecond, func() bool {
+			if idle() > k {
 				select {
 				case b.outq <- []byte{byte(banana.TypePing)}:
 				default:
 				}
 			}
-		case <-discC:
-			if idle() > b.cfg.DisconnectTimeout {
+			return true
+		})
+	}
+	if d := b.cfg.DisconnectTimeout; d > 0 {
+		arm(d+100*time.Millisecond, func() bool {
+			if idle() > d {
 				b.shutdown(errors.New("banana timeout: connection dropped"), true)
-				return
+				return false
 			}
+			return true
+		})
+	}
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		for _, t := range timers {
+			t.Stop()
 		}
 	}
 }

@@ -367,32 +367,68 @@ func (b *Broker) readTheirReference(s *banana.Seq) (any, error) {
 	return nil, banana.Violationf("gifts are prohibited in this Tub")
 }
 
-// startCall queues an inbound call for the dispatcher. It returns false
+// startCall queues an inbound call for the dispatcher, waiting while
+// MaxQueued calls already wait (backpressure on the peer). It returns false
 // if the connection ended meanwhile.
 func (b *Broker) startCall(ic *inboundCall) bool {
-	select {
-	case b.callq <- ic:
-		return true
-	case <-b.done:
-		return false
+	for {
+		b.callMu.Lock()
+		if len(b.calls) < b.cfg.MaxQueued {
+			b.calls = append(b.calls, ic)
+			if !b.dispatching {
+				b.dispatching = true
+				b.wg.Add(1)
+				go b.dispatch()
+			}
+			b.callMu.Unlock()
+			return true
+		}
+		b.callMu.Unlock()
+		select {
+		case <-b.callSpace:
+		case <-b.done:
+			return false
+		}
 	}
 }
 
-// dispatchLoop starts queued calls in arrival order, each in its own
-// goroutine once one of MaxInFlight slots is free, and waits for each to
-// have started before starting the next.
-func (b *Broker) dispatchLoop() {
+// nextCall takes the oldest queued call; when there is none it marks the
+// dispatcher as gone, under the same lock, so that startCall starts a new
+// one for the next call.
+func (b *Broker) nextCall() (*inboundCall, bool) {
+	b.callMu.Lock()
+	defer b.callMu.Unlock()
+	if len(b.calls) == 0 {
+		b.calls = nil // give the backing array back
+		b.dispatching = false
+		return nil, false
+	}
+	ic := b.calls[0]
+	b.calls[0] = nil
+	b.calls = b.calls[1:]
+	select {
+	case b.callSpace <- struct{}{}:
+	default:
+	}
+	return ic, true
+}
+
+// dispatch starts queued calls in arrival order, each in its own goroutine
+// once one of MaxInFlight slots is free, and waits for each to have started
+// before starting the next. It exits when the queue is empty.
+func (b *Broker) dispatch() {
 	defer b.wg.Done()
 	for {
-		var ic *inboundCall
-		select {
-		case ic = <-b.callq:
-		case <-b.done:
+		ic, ok := b.nextCall()
+		if !ok {
 			return
 		}
 		select {
 		case b.sem <- struct{}{}:
 		case <-b.done:
+			b.callMu.Lock()
+			b.calls, b.dispatching = nil, false
+			b.callMu.Unlock()
 			return
 		}
 		started := make(chan struct{})

@@ -336,7 +336,14 @@ func (t *Tub) serveInbound(c net.Conn, host string) {
 		return
 	}
 	t.log.Info("connection established", "peer", res.PeerTubID, "remote", c.RemoteAddr().String(), "inbound", true)
-	t.runBroker(res.PeerTubID, b)
+	// Serve on a fresh goroutine: this one's stack grew deep in the TLS
+	// handshake and would stay that size for the life of an idle
+	// connection.
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.runBroker(res.PeerTubID, b)
+	}()
 }
 
 func (t *Tub) local(arb negotiate.Arbiter) negotiate.Local {
