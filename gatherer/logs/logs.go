@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -144,7 +145,7 @@ func New(opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, 1), current: map[string]*observer{},
+	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, runtime.NumCPU()), current: map[string]*observer{},
 		stopping: make(chan struct{}), abort: make(chan struct{})}
 	if opts.Bzip {
 		p := opts.Bzip2
@@ -357,8 +358,10 @@ func (s *Service) finish(now time.Time) (string, error) {
 	return to, nil
 }
 
-// compress runs bzip2 on p in the background, one at a time. It reports
-// whether compression was started.
+// compress runs bzip2 on p in the background, at most one per CPU at a
+// time (python-foolscap runs one after the other), so that a backlog of
+// rotated files uses every core. It reports whether compression was
+// started.
 // Close waits for it; if Close gives up, bzip2 is killed (the plain file
 // stays, bzip2 removes its partial output).
 func (s *Service) compress(p string) bool {
