@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
@@ -183,4 +184,38 @@ func TestEphemeralIdentityWithPython(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSimultaneousConnections: a Go Tub and a python Tub dial each other
+// at the same moment. Foolscap keeps one connection per pair of Tubs (the
+// master rejects the other as a duplicate); both calls must still succeed.
+func TestSimultaneousConnections(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			p := startPy(t, "serve-and-call", "127.0.0.1")
+			pyFURL := mustFURL(t, p)
+			tb := newTestTub(t)
+			listenLocal(t, tb, "127.0.0.1")
+			goFURL, err := tb.Register(echo{}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := fmt.Fprintln(p.stdin, goFURL); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := tb.GetReference(ctx, pyFURL)
+			if err != nil {
+				t.Fatalf("Go's GetReference while python dials us: %v", err)
+			}
+			if got, err := ref.Call(ctx, "whoami", nil, nil); err != nil || got != "python" {
+				t.Fatalf("whoami on python: %v, %v", got, err)
+			}
+			l, _ := p.next(t)
+			if l != "OK whoami go" {
+				t.Fatalf("python's call on us: %q", l)
+			}
+		})
+	}
 }

@@ -99,6 +99,10 @@ type Tub struct {
 	// refusalReportEvery so a flood cannot flood the log too.
 	refused       int
 	refusedReport time.Time
+	// attachWait holds, per peer tubid, a channel closed when a broker to
+	// that peer is attached: a dial that lost to a simultaneous connection
+	// ("Duplicate connection") waits on it for the winner.
+	attachWait map[string]chan struct{}
 }
 
 // refusalReportEvery spaces out the log lines about connections refused by
@@ -182,6 +186,7 @@ func New(opts Options) (*Tub, error) {
 		slaveTable:  map[string]slaveRecord{},
 		perHost:     map[string]int{},
 		reconns:     map[*Reconnector]struct{}{},
+		attachWait:  map[string]chan struct{}{},
 	}
 	return t, nil
 }
@@ -384,6 +389,10 @@ func (t *Tub) attach(res *negotiate.Result, arb *attemptArbiter) (*pb.Broker, er
 	pc.seqnum = res.Seqnum
 	pc.broker = b
 	t.conns[res.PeerTubID] = pc
+	if ch := t.attachWait[res.PeerTubID]; ch != nil {
+		close(ch)
+		delete(t.attachWait, res.PeerTubID)
+	}
 	return b, nil
 }
 
@@ -638,9 +647,11 @@ func (t *Tub) dial(f *furl.FURL, ds *dialState) {
 		}(h)
 	}
 	var winner *pb.Broker
+	duplicate := false
 	for range usable {
 		o := <-results
 		if o.err != nil {
+			duplicate = duplicate || errors.Is(o.err, negotiate.ErrDuplicateConnection)
 			errs = append(errs, fmt.Errorf("hint %s: %w", o.hint, o.err))
 			continue
 		}
@@ -666,8 +677,41 @@ func (t *Tub) dial(f *furl.FURL, ds *dialState) {
 		cancel() // abandon the other hints
 	}
 	hw.Wait()
-	if winner == nil {
-		finish(nil, fmt.Errorf("tub %s: could not connect: %w", short(f.TubID), errors.Join(errs...)))
+	if winner != nil {
+		return
+	}
+	if duplicate {
+		// The peer dialed us at the same moment and the master kept the
+		// other connection (python-foolscap's getReference then waits
+		// for that broker too).
+		if b, err := t.awaitBroker(ctx, f.TubID); err == nil {
+			finish(b, nil)
+			return
+		}
+	}
+	finish(nil, fmt.Errorf("tub %s: could not connect: %w", short(f.TubID), errors.Join(errs...)))
+}
+
+// awaitBroker returns the live broker to peer, waiting for one to be
+// attached until ctx ends.
+func (t *Tub) awaitBroker(ctx context.Context, peer string) (*pb.Broker, error) {
+	for {
+		t.mu.Lock()
+		if pc := t.conns[peer]; pc != nil && pc.broker != nil && !pc.replaced {
+			t.mu.Unlock()
+			return pc.broker, nil
+		}
+		ch := t.attachWait[peer]
+		if ch == nil {
+			ch = make(chan struct{})
+			t.attachWait[peer] = ch
+		}
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

@@ -4,6 +4,9 @@ Usage:
   pytub.py serve HOSTHINT          listen on 127.0.0.1, print "FURL <furl>", serve Echo
                                    until stdin closes. HOSTHINT is the host put in
                                    the location ("127.0.0.1" or "localhost").
+  pytub.py serve-and-call HOSTHINT as serve, then reads a FURL on stdin and
+                                   calls whoami() on it at once, printing
+                                   "OK whoami <answer>" or "FAIL whoami <why>".
   pytub.py call FURL               connect to FURL and exercise it; print one
                                    "OK <what>" or "FAIL <what> <why>" line per
                                    check, then "DONE".
@@ -62,15 +65,23 @@ class Callback(Referenceable):
 class Quit(basic.LineReceiver):
     delimiter = b"\n"
 
+    def __init__(self, tub=None):
+        self.tub = tub
+
     def lineReceived(self, line):
-        pass
+        if self.tub is None:
+            return
+        d = self.tub.getReference(line.decode().strip())
+        d.addCallback(lambda ref: ref.callRemote("whoami"))
+        d.addCallbacks(lambda r: print("OK whoami", r, flush=True),
+                       lambda f: print("FAIL whoami", f.getErrorMessage(), flush=True))
 
     def connectionLost(self, reason):
         if reactor.running:
             reactor.stop()
 
 
-def serve(host):
+def serve(host, answer_calls=False):
     t = Tub()
     t.startService()
     import socket
@@ -82,7 +93,7 @@ def serve(host):
     t.setLocation("tcp:%s:%d" % (host, portnum))
     furl = t.registerReference(Echo(), "echo-swiss")
     print("FURL", furl, flush=True)
-    stdio.StandardIO(Quit())
+    stdio.StandardIO(Quit(t if answer_calls else None))
     reactor.run()
 
 
@@ -140,6 +151,8 @@ def call(furl):
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(sys.argv[2])
+    elif sys.argv[1] == "serve-and-call":
+        serve(sys.argv[2], answer_calls=True)
     elif sys.argv[1] == "call":
         reactor.callWhenRunning(call, sys.argv[2])
         reactor.run()
