@@ -115,12 +115,23 @@ type helloResult struct {
 	master      bool
 }
 
+// remoteErr is the error for an error block the peer sent: ErrRemote, and
+// also ErrDuplicateConnection when the peer (the master) refused this
+// connection as a duplicate, python-foolscap's exact words, so that the Tub
+// can wait for the connection the master kept.
+func remoteErr(msg string) error {
+	if msg == "Duplicate connection" {
+		return fmt.Errorf("%w: %w", ErrRemote, ErrDuplicateConnection)
+	}
+	return ErrRemote
+}
+
 // evaluateHello checks the peer's hello (handleENCRYPTED, evaluateHello,
 // evaluateNegotiationVersion1 up to the master decision). wantTubID is the
 // FURL's tubid on the TCP client, "" on the server.
 func evaluateHello(hello map[string]string, cs tls.ConnectionState, myTubID, wantTubID string) (*helloResult, *failure) {
 	if msg, ok := hello[keyError]; ok {
-		return nil, &failure{remote: true, msg: msg, err: ErrRemote, detail: "peer said " + strconv.Quote(msg)}
+		return nil, &failure{remote: true, msg: msg, err: remoteErr(msg), detail: "peer said " + strconv.Quote(msg)}
 	}
 	rng, ok := hello[keyNegotiationRange]
 	if !ok {
@@ -210,7 +221,7 @@ func acceptDecision(d map[string]string) (*decisionResult, *failure) {
 		return nil, internalError(ErrVersion, "bad decision version", "decision version "+strconv.Quote(v))
 	}
 	if msg, ok := d[keyError]; ok {
-		return nil, &failure{remote: true, msg: "Banana negotiation failed: " + msg, err: ErrRemote, detail: "peer said " + strconv.Quote(msg)}
+		return nil, &failure{remote: true, msg: "Banana negotiation failed: " + msg, err: remoteErr(msg), detail: "peer said " + strconv.Quote(msg)}
 	}
 	res := &decisionResult{version: version}
 	var theirHash string

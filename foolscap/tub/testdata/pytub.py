@@ -17,7 +17,7 @@ import sys
 
 from twisted.internet import reactor, defer, stdio
 from twisted.protocols import basic
-from foolscap.api import Tub, Referenceable, RemoteInterface
+from foolscap.api import Tub, Referenceable, RemoteInterface, DeadReferenceError
 from foolscap.schema import Any
 from zope.interface import implementer
 
@@ -71,8 +71,23 @@ class Quit(basic.LineReceiver):
     def lineReceived(self, line):
         if self.tub is None:
             return
-        d = self.tub.getReference(line.decode().strip())
-        d.addCallback(lambda ref: ref.callRemote("whoami"))
+        furl = line.decode().strip()
+
+        def whoami():
+            d = self.tub.getReference(furl)
+            d.addCallback(lambda ref: ref.callRemote("whoami"))
+            return d
+
+        def retry_once(f):
+            # When both Tubs dial at once, the master may keep the second
+            # connection and drop the first ("replaced by a new
+            # connection"), killing a call made on it: python-foolscap's
+            # own race, which its Reconnector absorbs by trying again.
+            f.trap(DeadReferenceError)
+            return whoami()
+
+        d = whoami()
+        d.addErrback(retry_once)
         d.addCallbacks(lambda r: print("OK whoami", r, flush=True),
                        lambda f: print("FAIL whoami", f.getErrorMessage(), flush=True))
 
