@@ -53,11 +53,13 @@ type Decoder struct {
 	body     [8]byte
 	errBuf   []byte
 
-	scope   *scope // reference scope of the current top-level message
-	seqs    []*Seq // reused, one per depth
-	scratch []byte // reused body buffer for text
-	msgLeft int    // MaxMessageBytes budget left in the current message
-	fatal   error  // first fatal error; every later call returns it
+	scope   *scope         // reference scope of the current top-level message
+	seqs    []*Seq         // reused, one per depth
+	scratch []byte         // reused body buffer for text
+	texts   map[string]any // short str values already decoded, boxed (see readTextValue)
+	items   []DictItem     // staged items of the dicts being decoded (see readDict)
+	msgLeft int            // MaxMessageBytes budget left in the current message
+	fatal   error          // first fatal error; every later call returns it
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is
@@ -127,7 +129,20 @@ func (d *Decoder) Next() (Token, error) {
 	start := d.off
 	n := 0
 	var typ byte
-	for {
+	// Fast path: the whole token prefix is already buffered (the usual
+	// case), so find the type byte in place instead of byte by byte.
+	if buf, _ := d.r.Peek(min(d.r.Buffered(), MaxHeaderBytes+1)); len(buf) > 0 {
+		for i, b := range buf {
+			if b >= 0x80 {
+				n = copy(d.hdr[:], buf[:i])
+				typ = b
+				d.r.Discard(i + 1)
+				d.off += int64(i + 1)
+				break
+			}
+		}
+	}
+	for typ == 0 {
 		b, err := d.r.ReadByte()
 		if err != nil {
 			return Token{}, d.ioErr(err, n > 0)
@@ -162,7 +177,7 @@ func (d *Decoder) Next() (Token, error) {
 		if !d.vocab || tok.BigHeader != nil || tok.Header >= uint64(len(vocabWords)) {
 			return Token{}, d.connErr(start, true, fmt.Errorf("%w %s", ErrUnknownVocab, headerString(tok)))
 		}
-		tok.Body = []byte(vocabWords[tok.Header])
+		tok.Body = vocabBytes[tok.Header]
 	case TypeError:
 		if tok.BigHeader != nil || tok.Header > MaxErrorBytes {
 			return Token{}, d.connErr(start, true, ErrOversizedError)

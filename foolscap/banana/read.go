@@ -413,7 +413,7 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 	}
 	switch tok.Type {
 	case TypeVocab:
-		s.typ = string(tok.Body)
+		s.typ = vocabWords[tok.Header]
 	case TypeString:
 		if tok.Header > MaxOpenTypeBytes {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d bytes", ErrOpenTypeTooLong, tok.Header)}
@@ -422,7 +422,11 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.typ = string(b)
+		if i, ok := vocabIndex(b); ok {
+			s.typ = vocabWords[i] // no allocation for the usual open types
+		} else {
+			s.typ = string(b)
+		}
 	case TypeClose:
 		if err := d.checkClose(tok, s); err != nil {
 			return nil, err
@@ -458,15 +462,14 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 			return nil, Violationf("%w: boolean needs INT 0 or 1", ErrUnexpectedToken)
 		}
 		return n == 1, nil
-	case "unicode", "decimal":
+	case "unicode":
+		return d.readTextValue(s)
+	case "decimal":
 		text, err := d.readText(s)
 		if err != nil {
 			return nil, err
 		}
-		if s.typ == "decimal" {
-			return Decimal(text), nil
-		}
-		return text, nil
+		return Decimal(text), nil
 	case "reference":
 		v, ok, err := s.Next()
 		if err != nil {
@@ -497,7 +500,51 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 // readText reads the one STRING or VOCAB child of a unicode or decimal
 // sequence as UTF-8 text, through a scratch buffer so that the text is
 // allocated once.
+// Bounds of the per-Decoder cache of short str values: dict keys and
+// common values (field names, facilities, formats) repeat in every event,
+// and the cache saves both the string and its boxing into an interface.
+const (
+	maxCachedText  = 24  // bytes
+	maxCachedTexts = 128 // entries; a few KiB per busy connection
+)
+
+// readTextValue reads a unicode body as a value of the model (a boxed
+// string), from the cache when it is short and was seen before.
+func (d *Decoder) readTextValue(s *Seq) (any, error) {
+	var cached any
+	text, err := d.readTextWith(s, func(b []byte) (string, bool) {
+		if len(b) > maxCachedText {
+			return "", false
+		}
+		v, ok := d.texts[string(b)]
+		if ok {
+			cached = v
+		}
+		return "", ok
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cached != nil {
+		return cached, nil
+	}
+	var v any = text
+	if len(text) <= maxCachedText && len(d.texts) < maxCachedTexts {
+		if d.texts == nil {
+			d.texts = make(map[string]any)
+		}
+		d.texts[text] = v
+	}
+	return v, nil
+}
+
 func (d *Decoder) readText(s *Seq) (string, error) {
+	return d.readTextWith(s, nil)
+}
+
+// readTextWith reads a unicode body; lookup, if set, may supply the result
+// without the body being turned into a new string.
+func (d *Decoder) readTextWith(s *Seq, lookup func([]byte) (string, bool)) (string, error) {
 	tok, err := d.nextData()
 	if err != nil {
 		return "", err
@@ -531,6 +578,12 @@ func (d *Decoder) readText(s *Seq) (string, error) {
 		return "", Violationf("%w: %s needs one STRING, not a sequence", ErrUnexpectedToken, s.typ)
 	default:
 		return "", Violationf("%w: %s needs one STRING, not %v", ErrUnexpectedToken, s.typ, tok.Type)
+	}
+	if lookup != nil {
+		if text, ok := lookup(b); ok {
+			s.count++
+			return text, nil
+		}
 	}
 	if !utf8.Valid(b) {
 		return "", NewViolation(ErrBadUnicode)
@@ -649,6 +702,11 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 	dict := &Dict{}
 	var seen map[string]struct{} // built once the dict is too big to scan
 	var h *holder
+	// Items are staged on a stack shared by all the dicts being decoded
+	// (nested ones above their parent's) and copied out once, at their
+	// exact size, when the dict closes: no growth garbage per dict.
+	start := len(d.items)
+	defer d.popItems(start)
 	for {
 		k, ok, err := s.next()
 		if err != nil {
@@ -660,6 +718,7 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 		if _, pend := k.(*pendingRef); pend {
 			return nil, NewViolation(ErrUnhashableKey)
 		}
+		dict.Items = d.items[start:] // a view for the duplicate check
 		if err := d.checkKey(dict, &seen, k); err != nil {
 			return nil, err
 		}
@@ -674,15 +733,30 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 			return nil, err
 		}
 		if ref, pend := v.(*pendingRef); pend {
-			d.pend(&h, ref, len(dict.Items))
+			d.pend(&h, ref, len(d.items)-start)
 		}
-		dict.Items = append(dict.Items, DictItem{Key: k, Value: v})
+		d.items = append(d.items, DictItem{Key: k, Value: v})
+	}
+	dict.Items = nil
+	if n := len(d.items) - start; n > 0 {
+		dict.Items = make([]DictItem, n)
+		copy(dict.Items, d.items[start:])
 	}
 	if h != nil {
 		h.v = dict
 	}
 	d.finish(s, dict)
 	return dict, nil
+}
+
+// popItems drops the staged dict items above start, clearing them so they
+// pin nothing, and lets a stack grown by one huge dict go.
+func (d *Decoder) popItems(start int) {
+	clear(d.items[start:])
+	d.items = d.items[:start]
+	if start == 0 && cap(d.items) > 4096 {
+		d.items = nil
+	}
 }
 
 // smallDict is the size up to which duplicate keys are found by scanning.

@@ -89,6 +89,15 @@ var vocabWords = [...]string{
 	"function", "attrdict",
 }
 
+// vocabBytes holds the same words as byte slices, so that decoding a VOCAB
+// token allocates nothing. Read-only: Token.Body must not be modified.
+var vocabBytes = func() (t [len(vocabWords)][]byte) {
+	for i, w := range vocabWords {
+		t[i] = []byte(w)
+	}
+	return t
+}()
+
 // VocabWords returns a copy of the 25 words of initial VOCAB table 1.
 func VocabWords() []string {
 	return append([]string(nil), vocabWords[:]...)
