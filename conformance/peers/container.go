@@ -203,14 +203,36 @@ type container struct {
 	res *dockertest.Resource
 }
 
+// stop sends SIGTERM, as an operator's stop would, and waits stopGrace for
+// the container to exit before killing it. Not "docker stop": dockertest
+// gives every container the stop signal SIGWINCH (so that Expire ends in
+// SIGKILL), which the peers ignore, so docker stop always killed them after
+// its timeout and no peer ever shut down cleanly.
 func (c *container) stop(ctx context.Context) error {
-	if err := c.d.p.pool.Client.StopContainerWithContext(c.res.Container.ID, uint(stopGrace/time.Second), ctx); err != nil {
-		var notRunning *dc.ContainerNotRunning
-		if !errors.As(err, &notRunning) {
-			return fmt.Errorf("stop container %s: %w", c.res.Container.Name, err)
+	client := c.d.p.pool.Client
+	id, name := c.res.Container.ID, c.res.Container.Name
+	var notRunning *dc.ContainerNotRunning
+	if err := client.KillContainer(dc.KillContainerOptions{ID: id, Signal: dc.SIGTERM, Context: ctx}); err != nil {
+		if errors.As(err, &notRunning) {
+			return nil
 		}
+		return fmt.Errorf("send SIGTERM to container %s: %w", name, err)
 	}
-	return nil
+	wctx, cancel := context.WithTimeout(ctx, stopGrace)
+	_, werr := client.WaitContainerWithContext(id, wctx)
+	cancel()
+	if werr == nil {
+		return nil
+	}
+	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+	defer kcancel()
+	if err := client.KillContainer(dc.KillContainerOptions{ID: id, Signal: dc.SIGKILL, Context: kctx}); err != nil && !errors.As(err, &notRunning) {
+		return fmt.Errorf("kill container %s: %w", name, err)
+	}
+	if _, err := client.WaitContainerWithContext(id, kctx); err != nil {
+		return fmt.Errorf("wait for container %s to exit: %w", name, err)
+	}
+	return fmt.Errorf("container %s ignored SIGTERM for %s and was killed (%v)", name, stopGrace, werr)
 }
 
 func (c *container) output() string {
