@@ -45,6 +45,14 @@ Feature: Stats gatherer
       | 24.9     |
 
   @foolscap-21.7
+  Scenario: a node that sends its nickname and names as text is recorded alike
+    Tahoe-LAFS nodes on Python 2 sent the nickname and every name in the
+    stats as bytes; a node on Python 3 sends text. The gatherer takes both.
+
+    Given a python-foolscap 21.7 node "py3-node" whose stats_gatherer.furl points at the stats gatherer and that sends its names as text
+    Then stats.json holds the stats of "py3-node" under its tubid, with its nickname, counters and stats
+
+  @foolscap-21.7
   Scenario: a node answering with malformed stats does not spoil the others
     The gatherer logs the malformed answer and skips it; the other nodes are
     recorded as usual.

@@ -23,7 +23,7 @@ import (
 // statsSteps registers the steps of features/stats_gatherer.feature.
 func statsSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^a stats gatherer that polls every second has been created and started$`, startPollingStatsGatherer)
-	sc.Step(`^a python-foolscap (\S+) node "([^"]+)" whose stats_gatherer\.furl points at the stats gatherer( and that answers get_stats\(\) with malformed stats)?$`, startStatsProvider)
+	sc.Step(`^a python-foolscap (\S+) node "([^"]+)" whose stats_gatherer\.furl points at the stats gatherer(| and that answers get_stats\(\) with malformed stats| and that sends its names as text)$`, startStatsProvider)
 	sc.Step(`^stats\.json holds the stats of "([^"]+)" under its tubid, with its nickname, counters and stats$`, statsRecorded)
 	sc.Step(`^the stats gatherer has asked "([^"]+)" for its stats (\d+) times$`, statsAsked)
 	sc.Step(`^stats\.json has no entry for "([^"]+)"$`, statsNoEntry)
@@ -52,14 +52,17 @@ func startPollingStatsGatherer(ctx context.Context) error {
 		PollInterval: time.Second, Metrics: true})
 }
 
-func startStatsProvider(ctx context.Context, foolscap, nickname, malformed string) error {
+func startStatsProvider(ctx context.Context, foolscap, nickname, behaviour string) error {
 	w := getWorld(ctx)
 	if w.gatherer == nil || w.gatherer.Kind != peers.KindStats {
 		return errors.New("no stats gatherer in this scenario (missing Background step?)")
 	}
 	spec := peers.StatsProviderSpec{Name: nickname, Foolscap: foolscap, Gatherer: w.gatherer.FURL, Nickname: nickname}
-	if malformed != "" {
+	switch {
+	case strings.Contains(behaviour, "malformed"):
 		spec.Malformed = "not-a-dict"
+	case strings.Contains(behaviour, "as text"):
+		spec.StrKeys = true // a Python 3 node; Tahoe on Python 2 sent bytes
 	}
 	p, err := w.driver.StartStatsProvider(ctx, spec)
 	if err != nil {
