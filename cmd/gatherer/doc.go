@@ -1,6 +1,8 @@
 // Command gatherer is a drop-in replacement for python-foolscap's incident
 // gatherer and log gatherer ("flogtool create-incident-gatherer",
-// "flogtool create-gatherer" and "twistd -y gatherer.tac").
+// "flogtool create-gatherer" and "twistd -y gatherer.tac") and for the
+// Tahoe-LAFS stats gatherer ("tahoe create-stats-gatherer", Tahoe 1.12 to
+// 1.15.1).
 //
 // Layer: command (cmd/*). It wires gatherer/incident, gatherer/logs,
 // gatherer/classify and gatherer/flog to a Foolscap Tub through the Serve
@@ -13,6 +15,7 @@
 //
 //	create-incident-gatherer  as flogtool's; default port tcp:3118
 //	create-gatherer           as flogtool's; default port tcp:3117
+//	create-stats-gatherer     as tahoe's: --hostname, or --location and --port
 //	run DIR                   run the gatherer DIR holds, in the foreground
 //	reclassify DIR            rebuild DIR/classified/ from DIR/incidents/
 //	dump FILE                 print a flogfile as "flogtool dump" does
@@ -25,6 +28,10 @@
 // "use_bzip = ..." lines. classify_*.py plugins cannot run; "run" says so
 // and points at DIR/classify.rules. Directories we create still run under
 // "twistd -y gatherer.tac".
+//
+// A stats gatherer directory is recognised by its tahoe-stats-gatherer.tac;
+// "run --poll-interval D" sets how often get_stats() is called (Tahoe: 60 s).
+// "run --metrics ADDR" serves Prometheus metrics for every kind.
 //
 // "run" and "reclassify" lock the directory (internal/dirlock,
 // DIR/.gatherer.lock), so neither runs twice on one directory at once.
