@@ -53,13 +53,14 @@ type Decoder struct {
 	body     [8]byte
 	errBuf   []byte
 
-	scope   *scope         // reference scope of the current top-level message
-	seqs    []*Seq         // reused, one per depth
-	scratch []byte         // reused body buffer for text
-	texts   map[string]any // short str values already decoded, boxed (see readTextValue)
-	items   []DictItem     // staged items of the dicts being decoded (see readDict)
-	msgLeft int            // MaxMessageBytes budget left in the current message
-	fatal   error          // first fatal error; every later call returns it
+	scope    *scope         // reference scope of the current top-level message
+	scopeBuf scope          // the storage d.scope points at, reused
+	seqs     []*Seq         // reused, one per depth
+	scratch  []byte         // reused body buffer for text
+	texts    map[string]any // short str values already decoded, boxed (see readTextValue)
+	items    []DictItem     // staged items of the dicts being decoded (see readDict)
+	msgLeft  int            // MaxMessageBytes budget left in the current message
+	fatal    error          // first fatal error; every later call returns it
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is

@@ -131,7 +131,7 @@ func TestStrictPrefixes(t *testing.T) {
 		full := mustHex(t, tc.hex)
 		for n := 0; n < len(full); n++ {
 			d := newTestDecoder(full[:n], tc.open)
-			d.scope = newScope(d.nextOpen)
+			d.scope = &scope{base: d.nextOpen}
 			var err error
 			for range tc.vals {
 				if _, err = d.ReadValue(); err != nil {

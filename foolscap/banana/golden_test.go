@@ -175,7 +175,7 @@ func TestGoldenDecode(t *testing.T) {
 				got = []any{v}
 			} else {
 				// Several values share one scope: wrap them as a test sequence.
-				d.scope = newScope(d.nextOpen)
+				d.scope = &scope{base: d.nextOpen}
 				for range tc.vals {
 					tok, err := d.nextData()
 					if err != nil {

@@ -110,8 +110,6 @@ type scope struct {
 
 type openMarker struct{}
 
-func newScope(base uint64) *scope { return &scope{base: base} }
-
 // get returns the object numbered id: its value, or open=true while it
 // is still being decoded.
 func (sc *scope) get(id uint64) (v any, open, found bool) {
@@ -181,9 +179,20 @@ func (d *Decoder) ReadMessage() (any, error) {
 }
 
 func (d *Decoder) readTop(onlyOpen bool) (any, error) {
-	d.scope = newScope(d.nextOpen)
+	// One scope per message, its table reused from message to message (and
+	// cleared, so it pins nothing between them).
+	sc := &d.scopeBuf
+	*sc = scope{base: d.nextOpen, objs: sc.objs[:0]}
+	d.scope = sc
 	d.msgLeft = d.lim.MaxMessageBytes
-	defer func() { d.scope = nil }()
+	defer func() {
+		clear(sc.objs)
+		if cap(sc.objs) > 4096 {
+			sc.objs = nil // a huge message's table is not kept
+		}
+		sc.fix = nil
+		d.scope = nil
+	}()
 	tok, err := d.nextData()
 	if err != nil {
 		return nil, err
