@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -459,7 +460,11 @@ func (b *Broker) writeLoop() {
 			}
 			// Coalesce what else is queued into one write: one TLS record
 			// and one system call for a burst of answers, instead of one
-			// each. A nil marker ends the batch and the loop.
+			// each. Yielding once first lets calls already read finish
+			// their answers. A nil marker ends the batch and the loop.
+			if len(b.outq) == 0 {
+				runtime.Gosched()
+			}
 			batch, flush := b.gather(msg)
 			if err := b.conn.SetWriteDeadline(time.Now().Add(b.cfg.WriteTimeout)); err != nil {
 				b.shutdown(fmt.Errorf("setting write deadline: %w", err), true)

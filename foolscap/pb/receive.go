@@ -431,6 +431,13 @@ func (b *Broker) dispatch() {
 			b.callMu.Unlock()
 			return
 		}
+		if b.cfg.MaxInFlight == 1 {
+			// One call at a time anyway: run it here, on a goroutine
+			// whose stack has already grown, instead of a new one.
+			b.runCall(b.callCtx, ic)
+			<-b.sem
+			continue
+		}
 		started := make(chan struct{})
 		b.wg.Add(1)
 		go func() {
