@@ -103,6 +103,8 @@ soak:
 # run (BENCHFLAGS are passed on).
 bench:
 	$(GO) run ./cmd/bench $(BENCHFLAGS)
+	@echo; echo "== stats gatherer: 1,000 providers polled every second over real Foolscap (CPU share, RSS) =="
+	$(GO) test -run '^$$' -bench BenchmarkWire1000PerSecond -benchtime=5x ./gatherer/stats
 
 # Packages whose tests take -update re-record their golden files from the
 # real python-foolscap (each rewrites only what no longer matches).

@@ -91,11 +91,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.out, "out", "reports/bench", "output directory")
 	fs.StringVar(&cfg.root, "root", ".", "the gatherer module's root (where go.mod is)")
 	fs.BoolVar(&cfg.profile, "profile", false, "also profile our gatherer in-process under the incident and log workloads (writes *.pprof and the top costs)")
-	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,100,500; quick 1,10,100)")
+	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,50,100,500; quick 1,10,100)")
 	fs.IntVar(&cfg.incidents, "incidents", 0, "incidents per node (default 4; quick 2)")
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
 	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 60s; quick 30s)")
-	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,100; quick 10)")
+	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,50,100; quick 10)")
 	fs.DurationVar(&cfg.logWindow, "log-seconds", 0, "measurement window of one log case (default 6s; quick 3s)")
 	burstNodes := fs.String("burst-nodes", "", "python node counts for the burst workload (default 1,10; quick 1)")
 	fs.IntVar(&cfg.burstEvents, "burst-events", 30000, "events each python node logs at once")
@@ -131,10 +131,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return full
 	}
 	var err error
-	if cfg.incidentNodes, err = intList(*incNodes, pickL(cfg.quick, []int{1, 10, 100, 500}, []int{1, 10, 100})); err != nil {
+	if cfg.incidentNodes, err = intList(*incNodes, pickL(cfg.quick, []int{1, 10, 50, 100, 500}, []int{1, 10, 100})); err != nil {
 		return cfg, fmt.Errorf("-incident-nodes: %w", err)
 	}
-	if cfg.logNodes, err = intList(*logNodes, pickL(cfg.quick, []int{1, 10, 100}, []int{10})); err != nil {
+	if cfg.logNodes, err = intList(*logNodes, pickL(cfg.quick, []int{1, 10, 50, 100}, []int{10})); err != nil {
 		return cfg, fmt.Errorf("-log-nodes: %w", err)
 	}
 	if cfg.burstNodes, err = intList(*burstNodes, pickL(cfg.quick, []int{1, 10}, []int{1})); err != nil {

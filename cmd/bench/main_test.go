@@ -25,7 +25,7 @@ func TestParseFlags(t *testing.T) {
 			if len(c.workloads) != len(allWorkloads) || c.incidents != 4 || c.pythonCap != 60*time.Second {
 				t.Errorf("got %+v", c)
 			}
-			if got := c.incidentNodes; len(got) != 4 || got[3] != 500 {
+			if got := c.incidentNodes; len(got) != 5 || got[2] != 50 || got[4] != 500 {
 				t.Errorf("incident nodes %v", got)
 			}
 		}},
