@@ -89,3 +89,19 @@ Feature: Incident gatherer
     When the node records an incident
     Then both incident gatherers keep a copy of that incident under the node's tubid
     And the two copies are identical apart from their rx_time
+
+  @cross @tahoe-1.20 @slow
+  Scenario: a Tahoe node's incident report is kept the same by our gatherer and the reference
+    A Tahoe node takes a single log_gatherer.furl, so the operator moves it
+    from one gatherer to the other; after the restart its log Tub has a new
+    tubid and offers the stored report again. The two copies must match byte
+    for byte once decompressed, except for rx_time and the tubid each
+    gatherer saw the node under.
+
+    Given the other implementation's incident gatherer has been created and started too
+    And a Tahoe node whose log_gatherer.furl points at the incident gatherer
+    And an operator saves an incident report with "curl --data flop"
+    And the incident gatherer keeps a copy of that incident under the tubid of the node's log Tub
+    When the operator points the Tahoe node's log_gatherer.furl at the other incident gatherer and restarts the node
+    Then the other incident gatherer keeps a copy of that incident under the tubid of the node's log Tub
+    And the two copies are identical apart from their rx_time and the log Tub's tubid

@@ -297,6 +297,12 @@ func (t *Tahoe) ReportIncident(ctx context.Context, data string) (string, error)
 	return t.curl(ctx, "--silent", "--show-error", "--fail", "--data", data, "report_incident")
 }
 
+// SetLogGatherer points the node's [node] log_gatherer.furl at furl, as an
+// operator edits tahoe.cfg; it takes effect at the node's next start.
+func (t *Tahoe) SetLogGatherer(furl string) error {
+	return setLogGatherer(filepath.Join(t.Dir, "tahoe.cfg"), furl)
+}
+
 // LogTubID is the tubid of the node's log Tub (the one gatherers see): the
 // tubid of private/logport.furl.
 func (t *Tahoe) LogTubID() string { return furlTubID(t.LogPort) }

@@ -36,6 +36,9 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^both incident gatherers have subscribed to the node's incidents$`, bothSubscribed)
 	sc.Step(`^both incident gatherers keep a copy of that incident under the node's tubid$`, bothCopied)
 	sc.Step(`^the two copies are identical apart from their rx_time$`, copiesIdentical)
+	sc.Step(`^the operator points the Tahoe node's log_gatherer\.furl at the other incident gatherer and restarts the node$`, moveTahoeToOther)
+	sc.Step(`^the other incident gatherer keeps a copy of that incident under the tubid of the node's log Tub$`, otherCopied)
+	sc.Step(`^the two copies are identical apart from their rx_time and the log Tub's tubid$`, copiesIdenticalAcrossRestart)
 }
 
 func startHostNameGatherer(ctx context.Context) error {
@@ -334,4 +337,49 @@ func incidentClassified(ctx context.Context, category string) error {
 	w := getWorld(ctx)
 	return waitLines(ctx, filepath.Join(w.gatherer.Dir, "classified", category),
 		"incidents/"+w.publisher+"/"+w.incident+".flog.bz2")
+}
+
+// moveTahoeToOther is the operator moving a Tahoe node from one gatherer to
+// the other: a Tahoe node takes a single log_gatherer.furl.
+func moveTahoeToOther(ctx context.Context) error {
+	w := getWorld(ctx)
+	if w.other == nil || w.tahoe == nil {
+		return fmt.Errorf("the scenario needs a Tahoe node and the other implementation's gatherer")
+	}
+	if err := w.tahoe.SetLogGatherer(w.other.FURL); err != nil {
+		return err
+	}
+	return restartTahoe(ctx)
+}
+
+func otherCopied(ctx context.Context) error {
+	w := getWorld(ctx)
+	return waitCopy(ctx, w.other, w.publisher, w.incident)
+}
+
+// copiesIdenticalAcrossRestart compares the first gatherer's copy (made
+// under the log Tub's tubid before the restart) with the other's (under the
+// new one): the same node file, so the same lines but for rx_time and the
+// "from" tubid each gatherer saw.
+func copiesIdenticalAcrossRestart(ctx context.Context) error {
+	w := getWorld(ctx)
+	if len(w.previous) == 0 {
+		return fmt.Errorf("no earlier publisher in this scenario")
+	}
+	before := w.previous[len(w.previous)-1]
+	a, err := normalizedFlog(copyPath(w.gatherer, before, w.incident))
+	if err != nil {
+		return err
+	}
+	b, err := normalizedFlog(copyPath(w.other, w.publisher, w.incident))
+	if err != nil {
+		return err
+	}
+	for i := range a {
+		a[i] = strings.ReplaceAll(a[i], `"from": "`+before+`"`, `"from": "TUBID"`)
+	}
+	for i := range b {
+		b[i] = strings.ReplaceAll(b[i], `"from": "`+w.publisher+`"`, `"from": "TUBID"`)
+	}
+	return sameLines(w.gatherer.Impl, a, w.other.Impl, b)
 }
