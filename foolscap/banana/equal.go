@@ -84,3 +84,62 @@ func numeric(v any) (*big.Rat, bool) {
 	}
 	return nil, false
 }
+
+// Equal is Python's == over the value model: numbers by value across int,
+// float and bool, lists and tuples element by element (a list never equals
+// a tuple), sets and frozensets as sets, dicts regardless of item order,
+// bytes and str never equal to each other.
+func Equal(a, b any) bool {
+	if na, ok := numeric(a); ok {
+		nb, ok := numeric(b)
+		return ok && na.Cmp(nb) == 0
+	}
+	switch x := a.(type) {
+	case List:
+		y, ok := b.(List)
+		return ok && deepSeqEqual(x, y)
+	case Tuple:
+		y, ok := b.(Tuple)
+		return ok && deepSeqEqual(x, y)
+	case Set, FrozenSet:
+		xs, _ := setElems(x)
+		ys, ok := setElems(b)
+		return ok && len(xs) == len(ys) && subset(xs, ys) && subset(ys, xs)
+	case *Dict:
+		y, ok := b.(*Dict)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		for _, it := range x.Items {
+			v, ok := y.Get(it.Key)
+			if !ok || !Equal(it.Value, v) {
+				return false
+			}
+		}
+		return true
+	}
+	return KeyEqual(a, b)
+}
+
+func deepSeqEqual(x, y []any) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for i := range x {
+		if !Equal(x[i], y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// setElems returns the elements of a Set or FrozenSet.
+func setElems(v any) ([]any, bool) {
+	switch x := v.(type) {
+	case Set:
+		return x, true
+	case FrozenSet:
+		return x, true
+	}
+	return nil, false
+}

@@ -309,7 +309,7 @@ func (d *dumper) event(e *banana.Dict) error {
 	if err != nil {
 		return err
 	}
-	isTrigger := d.hasTrig && pyEqual(inc, d.trigger[0]) && pyEqual(num, d.trigger[1])
+	isTrigger := d.hasTrig && banana.Equal(inc, d.trigger[0]) && banana.Equal(num, d.trigger[1])
 	text, err := FormatMessage(ev)
 	if err != nil {
 		d.println("unformattable event " + pyjson.Str(ev))
