@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatherer/gatherer/foolscap/furl"
 	"net"
 	"os"
 	"os/exec"
@@ -123,7 +124,9 @@ func StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
 	defer tick.Stop()
 	deadline := time.After(30 * time.Second)
 	for {
-		if b, err := os.ReadFile(furlPath); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+		// The FURL file can appear before the listener accepts (python
+		// writes it while its Tub starts): ready means it also answers.
+		if b, err := os.ReadFile(furlPath); err == nil && bytes.HasSuffix(b, []byte("\n")) && listening(ctx, strings.TrimSpace(string(b))) {
 			g.FURL = strings.TrimSpace(string(b))
 			return g, nil
 		}
@@ -139,6 +142,28 @@ func StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// listening reports whether some hint of the FURL accepts a TCP connection.
+func listening(ctx context.Context, furlStr string) bool {
+	f, err := furl.Parse(furlStr)
+	if err != nil {
+		return false
+	}
+	for _, h := range f.Hints {
+		addr, err := h.DialAddress()
+		if err != nil {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			c.Close()
+			return true
+		}
+	}
+	return false
 }
 
 // PID is the gatherer process's pid.
