@@ -23,6 +23,7 @@ Feature: Incident gatherer
     And the incident is listed in the "unknown" classification
     And the incident gatherer's twistd.log says it connected to the node and fetched the incident
     And the incident gatherer remembers that incident as the node's latest
+    And "ls -lart incidents classified" in the gatherer's directory shows the node's directory, its incident and latest, and the "unknown" classification
 
     @foolscap-21.7
     Examples: python-foolscap from Debian bookworm

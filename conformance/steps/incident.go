@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,6 +30,7 @@ func incidentSteps(sc *godog.ScenarioContext) {
 	sc.Step(`^the incident offered again is handled as the implementation documents$`, reofferedIncident)
 	sc.Step(`^the incident gatherer's twistd\.log says it connected to the node and fetched the incident$`, twistdLogTells)
 	sc.Step(`^the incident gatherer remembers that incident as the node's latest$`, latestIncident)
+	sc.Step(`^"ls -lart incidents classified" in the gatherer's directory shows the node's directory, its incident and latest, and the "unknown" classification$`, layoutAsListed)
 	sc.Step(`^the incident gatherer is stopped$`, stopGatherer)
 	sc.Step(`^the incident gatherer is started again$`, runGatherer)
 	sc.Step(`^the other implementation's incident gatherer has been created and started too$`, startOtherGatherer)
@@ -382,4 +384,46 @@ func copiesIdenticalAcrossRestart(ctx context.Context) error {
 		b[i] = strings.ReplaceAll(b[i], `"from": "`+w.publisher+`"`, `"from": "TUBID"`)
 	}
 	return sameLines(w.gatherer.Impl, a, w.other.Impl, b)
+}
+
+// layoutAsListed runs the operators' "ls -lart incidents classified" in the
+// gatherer's directory and checks what it shows: incidents/ holding one
+// directory per publisher tubid, which holds the incident file and latest
+// (plain files), and classified/ holding the category file. Nothing else
+// (no temporary files) may be left there.
+func layoutAsListed(ctx context.Context) error {
+	w := getWorld(ctx)
+	cmd := exec.CommandContext(ctx, "ls", "-lart", "incidents", "classified", filepath.Join("incidents", w.publisher))
+	cmd.Dir = w.gatherer.Dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ls -lart incidents classified: %w\n%s", err, out)
+	}
+	// Entries per listed directory: "name type", type d or -.
+	got := map[string][]string{}
+	section := ""
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasSuffix(l, ":") {
+			section = strings.TrimSuffix(l, ":")
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 9 || f[8] == "." || f[8] == ".." {
+			continue
+		}
+		got[section] = append(got[section], f[8]+" "+f[0][:1])
+	}
+	want := map[string][]string{
+		"incidents":                {w.publisher + " d"},
+		"classified":               {"unknown -"},
+		"incidents/" + w.publisher: {w.incident + ".flog.bz2 -", "latest -"},
+	}
+	for dir, entries := range want {
+		have := append([]string(nil), got[dir]...)
+		slices.Sort(have)
+		if !slices.Equal(have, entries) {
+			return fmt.Errorf("ls -lart shows %s holding %q, want %q; the listing:\n%s", dir, have, entries, out)
+		}
+	}
+	return nil
 }
