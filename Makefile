@@ -27,7 +27,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # twistd3), bzip2 (the log gatherer's --bzip), debootstrap (peer root
 # filesystems), curl (Tahoe's report_incident), util-linux (unshare for the
 # chroot helper).
-DEBIAN_PACKAGES := python3-foolscap python3-twisted bzip2 debootstrap curl ca-certificates util-linux
+DEBIAN_PACKAGES := python3-foolscap python3-twisted bzip2 busybox-static debootstrap curl ca-certificates util-linux
 
 GATHERER ?= both
 MODE ?= auto

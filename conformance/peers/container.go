@@ -115,6 +115,15 @@ func NewContainerPool(ctx context.Context, repo, runID string) (*ContainerPool, 
 		}
 		p.images[flavour] = r + ":" + tag
 	}
+	// Our gatherer runs in a minimal image of its own (when it is built:
+	// a python-only run needs none).
+	if _, err := os.Stat(GathererBinary(repo)); err == nil {
+		name, err := buildGoImage(ctx, pool.Client, repo)
+		if err != nil {
+			return nil, err
+		}
+		p.images[GoImageRepository] = name
+	}
 	if err := p.removeLabelled(ctx, labelSuite+"=1", deadRun); err != nil {
 		return nil, fmt.Errorf("remove containers left by earlier runs: %w", err)
 	}
@@ -390,7 +399,14 @@ func (d *containerDriver) StartGatherer(ctx context.Context, spec GathererSpec) 
 	}
 	// Create once; a restarted container only runs the gatherer again.
 	script := fmt.Sprintf("[ -f %s/port ] || %s %s || exit 1; %s", inside, create, shellJoin(args), runCmd)
-	c, err := d.run(spec.Name, "bookworm", []string{"sh", "-c", script})
+	image := "bookworm"
+	if impl == ImplGo {
+		image = GoImageRepository
+		if d.p.images[image] == "" {
+			return nil, fmt.Errorf("no minimal image for our gatherer: %s was not built when the suite started", GathererBinary(d.opts.Repo))
+		}
+	}
+	c, err := d.run(spec.Name, image, []string{"sh", "-c", script})
 	if err != nil {
 		return nil, err
 	}
@@ -415,9 +431,16 @@ func (d *containerDriver) waitGatherer(ctx context.Context, g *Gatherer, c *cont
 		if err != nil || furl == "" {
 			return false, err
 		}
-		out, code, err := c.exec(ctx, "python3", "/peers/pyprobe.py", "--timeout", "5", furl)
+		// A real Foolscap connection from inside the gatherer's container:
+		// python-foolscap's pyprobe in the Debian image, gatherer-check in
+		// our minimal one (which has no Python).
+		probe := []string{"python3", "/peers/pyprobe.py", "--timeout", "5", furl}
+		if g.Impl == ImplGo {
+			probe = []string{"gatherer-check", "--timeout", "5s", furl}
+		}
+		out, code, err := c.exec(ctx, probe...)
 		if err != nil || code != 0 {
-			return false, fmt.Errorf("pyprobe: exit %d, %v: %s", code, err, out)
+			return false, fmt.Errorf("%s: exit %d, %v: %s", probe[0], code, err, out)
 		}
 		g.FURL = furl
 		return true, nil
