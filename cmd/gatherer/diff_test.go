@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 func freePort(t *testing.T) int {
@@ -153,7 +155,7 @@ func createBoth(t *testing.T, root, kind string) (pyDir, goDir string) {
 // rx_time, and so must latest and classified/; the log gatherers' files must
 // hold the same lines (but rx_time) from the moment all are subscribed.
 func TestDifferentialGatherers(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	if _, err := exec.LookPath("twistd3"); err != nil {
 		t.Skip("skipping: twistd3 not installed (python3-twisted)")
 	}
@@ -262,7 +264,7 @@ func compareLogGatherers(t *testing.T, pyDir, goDir string) {
 // and with ours at once: from the marker event on, both print the same lines
 // and save the same flogfile lines (but rx_time).
 func TestDifferentialTail(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	if testing.Short() {
 		t.Skip("skipping the 10 s differential test in -short mode")
 	}
@@ -382,7 +384,7 @@ func countFiles(pattern string) int {
 // incident it missed (latest honoured), nothing is fetched twice, and the
 // FURL survives the restart.
 func TestRestartCatchUp(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	if testing.Short() {
 		t.Skip("skipping the 8 s restart test in -short mode")
 	}

@@ -9,19 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func needFoolscap(t *testing.T) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import foolscap").Run(); err != nil {
-		t.Skip("skipping: /usr/bin/python3 cannot import foolscap (install python3-foolscap)")
-	}
-}
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
+)
 
 // TestCreateMatchesFlogtool runs flogtool's create commands and ours with
 // the same arguments and compares printed lines and files.
 func TestCreateMatchesFlogtool(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	tests := []struct {
 		name string
 		args []string
@@ -80,7 +75,7 @@ func TestCreateMatchesFlogtool(t *testing.T) {
 // with the Python implementation, and then ours on the directory Python
 // has used, which must keep its FURL.
 func TestDirectoryRunsUnderTwistd(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	if _, err := exec.LookPath("twistd3"); err != nil {
 		t.Skip("skipping: twistd3 not installed (python3-twisted)")
 	}
@@ -147,7 +142,7 @@ func TestDirectoryRunsUnderTwistd(t *testing.T) {
 
 // TestDumpMatchesFlogtool compares "gatherer dump" with "flogtool dump".
 func TestDumpMatchesFlogtool(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	file := "testdata/flogfiles/incident-2026-11-27--06-08-37Z-dfeow4y.flog.bz2"
 	for _, args := range [][]string{{"--timestamps=utc"}, {"-v", "-t", "epoch"}, {"-n"}, {"--rx-time", "-t", "utc"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/foolscap/furl"
 	"github.com/gatherer/gatherer/gatherer/flog"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 // runOurGatherer runs "gatherer run FLAGS... DIR" with the real Tub (any
@@ -256,7 +257,7 @@ func writeIncident(t *testing.T, dir, name string, num int64, msgSize int) {
 // stored, and latest stays before the refused one; after a restart with a
 // larger limit it is gathered, and nothing else is fetched twice.
 func TestIncidentOverSizeLimit(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	root := t.TempDir()
 	dir, incdir := filepath.Join(root, "ig"), filepath.Join(root, "node")
 	if err := os.Mkdir(incdir, 0o700); err != nil {
@@ -350,7 +351,7 @@ write("incident-2026-11-27--06-00-04Z-ddddddd", ev(4))
 // Each is refused with a logged error and skipped without being buffered;
 // the node keeps its connection and its ordinary incidents are stored.
 func TestHostilePythonNode(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	root := t.TempDir()
 	dir, incdir := filepath.Join(root, "ig"), filepath.Join(root, "node")
 	if err := os.Mkdir(incdir, 0o700); err != nil {

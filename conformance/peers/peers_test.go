@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 func TestFURLTubID(t *testing.T) {
@@ -159,19 +161,11 @@ func TestStatsProviderArgs(t *testing.T) {
 	}
 }
 
-// needFoolscap skips the test when Debian's python3 cannot import foolscap.
-func needFoolscap(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command(Python(), "-c", "import foolscap").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import foolscap (install python3-foolscap: make deps): %v %s", Python(), err, out)
-	}
-}
-
 // TestPynodeControl drives the real pynode.py (python-foolscap 21.7) through
 // the process driver's control channel, with no gatherer: info, an event, an
 // unknown command, and an incident recorded to its log directory.
 func TestPynodeControl(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	repo, err := filepath.Abs("../..")
@@ -260,7 +254,7 @@ func TestDeadRun(t *testing.T) {
 // get_stats() answers in Tahoe's shape, and each malformed mode answers
 // what it promises.
 func TestPystatsProvides(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	tests := []struct {
 		name  string
 		args  []string

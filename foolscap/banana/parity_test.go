@@ -10,15 +10,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-)
 
-// needPython skips the test when python-foolscap is not importable.
-func needPython(t testing.TB) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("skipping: /usr/bin/python3 cannot import foolscap (%v); install python3-foolscap to run the parity tests", err)
-	}
-}
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
+)
 
 func nested(depth int) (py string, v any) {
 	py = strings.Repeat("[", depth) + "1" + strings.Repeat("]", depth)
@@ -77,7 +71,7 @@ func parityCases() []parityCase {
 }
 
 func TestPythonParity(t *testing.T) {
-	needPython(t)
+	pyfoolscap.Need(t)
 	cases := parityCases()
 	var in bytes.Buffer
 	goHex := make([]string, len(cases))

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 var update = flag.Bool("update", false, "rewrite fixtures/furls/*.jsonl from python-foolscap (only when the python check fails)")
@@ -164,7 +166,7 @@ func TestCorpusHints(t *testing.T) {
 // Python's cannot drift apart. With -update, a failing corpus is rewritten
 // from Python's answers.
 func TestCorpusAgreesWithPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	for _, file := range []string{"furls.jsonl", "hints.jsonl"} {
 		t.Run(file, func(t *testing.T) {
 			kind := strings.TrimSuffix(strings.TrimSuffix(file, ".jsonl"), "s")
@@ -194,13 +196,6 @@ func TestCorpusAgreesWithPython(t *testing.T) {
 				writeCorpus(t, file, version, recs, answers)
 			}
 		})
-	}
-}
-
-func requirePythonFoolscap(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(pythonPath, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("python-foolscap is not importable by %s (%v): skipping the cross-check against the reference", pythonPath, err)
 	}
 }
 

@@ -22,14 +22,6 @@ func TestMain(m *testing.M) {
 
 const pythonPath = "/usr/bin/python3"
 
-// requirePythonFoolscap skips the test when the reference is unavailable.
-func requirePythonFoolscap(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(pythonPath, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("python-foolscap is not importable by %s (%v): skipping the test against the reference implementation", pythonPath, err)
-	}
-}
-
 // runPython runs a testdata script to completion and returns its stdout.
 func runPython(t *testing.T, args ...string) string {
 	t.Helper()

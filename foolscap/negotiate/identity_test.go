@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 func TestNewIdentityMatchesFoolscapCertificate(t *testing.T) {
@@ -72,7 +74,7 @@ func TestTubIDFromDERKnownValue(t *testing.T) {
 // TestIdentityInteropWithPython: Python reads our PEM and reports our tubid;
 // we read Python's (current and legacy) and compute its tubid.
 func TestIdentityInteropWithPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	t.Run("python loads ours", func(t *testing.T) {
 		id := mustIdentity(t)
 		if got := runPython(t, "testdata/pyident.py", "tub-load", writePEM(t, id)); got != id.TubID() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/furl"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 // getReferenceByName is the raw Banana a Python client sends first
@@ -59,7 +60,7 @@ func readAtLeast(t *testing.T, c net.Conn, n int) []byte {
 // TestConnectToPython: Go Connect to a real python-foolscap Tub, as master
 // and as slave, then a raw getReferenceByName call must be answered.
 func TestConnectToPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	certFile, pyTubID := pyCertFile(t)
 	py := startPyTub(t, "server", certFile)
 	if py.TubID != pyTubID {
@@ -113,7 +114,7 @@ func TestConnectToPython(t *testing.T) {
 // TestAcceptFromPython: python-foolscap's getReference reaches a Go Accept,
 // as master and as slave; the first Banana it sends must be a call.
 func TestAcceptFromPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	for _, tt := range []struct {
 		name   string
 		master bool
@@ -214,7 +215,7 @@ func exchange(t *testing.T, addr, send string) string {
 }
 
 func TestPlaintextRepliesAgree(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	certFile, _ := pyCertFile(t)
 	py := startPyTub(t, "server", certFile)
 	f, _ := furl.Parse(py.FURL)
@@ -287,7 +288,7 @@ func serveGo(t *testing.T, cfg AcceptConfig) (string, func()) {
 
 // TestConnectErrorsAgainstPython: refusals from a real Python server.
 func TestConnectErrorsAgainstPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	certFile, _ := pyCertFile(t)
 	py := startPyTub(t, "server", certFile)
 	other := mustIdentity(t)
@@ -325,7 +326,7 @@ func TestConnectErrorsAgainstPython(t *testing.T) {
 // server and checks it answers with exactly the error block our server
 // sends (TestServerEvaluatesHello).
 func TestHelloErrorsAgreeWithPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	certFile, _ := pyCertFile(t)
 	py := startPyTub(t, "server", certFile)
 	f, _ := furl.Parse(py.FURL)
@@ -365,7 +366,7 @@ func TestHelloErrorsAgreeWithPython(t *testing.T) {
 // TestVocabHashesAndErrorTokenMatchPython checks the constants we hard-code
 // against python-foolscap's vocab.hashVocabTable and its ERROR token bytes.
 func TestVocabHashesAndErrorTokenMatchPython(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	got := runPython(t, "-c", `
 from foolscap import vocab, banana, tokens
 print(vocab.hashVocabTable(0), vocab.hashVocabTable(1), vocab.getVocabRange())
@@ -385,7 +386,7 @@ print((b"".join(out) + tokens.ERROR).hex())
 // side) and replays the recording against our parsers and generators; under
 // -update it is saved as the python-to-python transcript.
 func TestPythonToPythonTranscript(t *testing.T) {
-	requirePythonFoolscap(t)
+	pyfoolscap.Need(t)
 	out := runPython(t, "testdata/pyrecord.py")
 	var flows []flow
 	var meta struct {

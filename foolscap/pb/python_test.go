@@ -17,15 +17,8 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
-
-// needPython skips the test when python-foolscap is not importable.
-func needPython(t testing.TB) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("skipping: /usr/bin/python3 cannot import foolscap (%v); install python3-foolscap to run the interop tests", err)
-	}
-}
 
 type pyLine struct {
 	Ready  bool   `json:"ready"`
@@ -49,7 +42,7 @@ type pyPeer struct {
 // wrap, if set, wraps the accepted connection (to record a transcript).
 func startPython(t *testing.T, mode string, vocab int, objs map[string]Referenceable, wrap func(net.Conn) net.Conn) *pyPeer {
 	t.Helper()
-	needPython(t)
+	pyfoolscap.Need(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

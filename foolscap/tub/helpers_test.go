@@ -19,18 +19,10 @@ import (
 	"github.com/gatherer/gatherer/foolscap/furl"
 	"github.com/gatherer/gatherer/foolscap/negotiate"
 	"github.com/gatherer/gatherer/foolscap/pb"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 const debianPython = "/usr/bin/python3"
-
-// needPython skips the test when Debian's python3 with python3-foolscap is
-// missing (make deps installs it).
-func needPython(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(debianPython, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("python-foolscap is not installed for %s (run make deps): %v", debianPython, err)
-	}
-}
 
 // pyProc is a running testdata/pytub.py.
 type pyProc struct {
@@ -42,7 +34,7 @@ type pyProc struct {
 
 func startPy(t *testing.T, args ...string) *pyProc {
 	t.Helper()
-	needPython(t)
+	pyfoolscap.Need(t)
 	cmd := exec.Command(debianPython, append([]string{"testdata/pytub.py"}, args...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 const sampleHeader = `{"header": {"type": "gatherer", "start": 1795759812.355345}}` + "\n"
@@ -20,7 +22,7 @@ const sampleEvent = `{"from": "67xgfwcpbiuyd6sviaef4ztfpmnld3a4", "rx_time": 179
 // errors flogtool handles) or the same last traceback line (for the ones it
 // crashes on), and fails where flogtool exits 1.
 func TestDumpErrorsMatchFlogtool(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	tests := []struct {
 		name    string
 		file    string // file name inside the temp dir

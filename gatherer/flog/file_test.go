@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 // readAll returns every record of a flogfile.
@@ -164,7 +165,7 @@ func writeSample(t *testing.T, path string) {
 // TestFlogtoolReadsOurFiles: the real flogtool dump reads what Writer
 // writes (plain and bzip2) and prints what our Dump prints.
 func TestFlogtoolReadsOurFiles(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	dir := t.TempDir()
 	for _, name := range []string{"ours.flog", "ours.flog.bz2"} {
 		t.Run(name, func(t *testing.T) {

@@ -29,12 +29,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
-// needFoolscap skips the test when /usr/bin/python3 cannot import foolscap
-// (the real flogtool is needed).
-func needFoolscap(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(python, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("needs python-foolscap: %s cannot import foolscap: %v", python, err)
-	}
-}

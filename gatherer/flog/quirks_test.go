@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 // quirks is a flogfile no real node writes but a gatherer may meet:
@@ -24,7 +26,7 @@ const quirks = Magic +
 	`{"neither": true}` + "\n"
 
 func TestDumpQuirksMatchFlogtool(t *testing.T) {
-	needFoolscap(t)
+	pyfoolscap.Need(t)
 	path := filepath.Join(t.TempDir(), "quirks.flog")
 	if err := os.WriteFile(path, []byte(quirks), 0o644); err != nil {
 		t.Fatal(err)

@@ -21,16 +21,10 @@ import (
 	"github.com/gatherer/gatherer/gatherer/flog"
 	"github.com/gatherer/gatherer/gatherer/incident"
 	"github.com/gatherer/gatherer/gatherer/logs"
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 )
 
 const debianPython = "/usr/bin/python3"
-
-func needPython(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(debianPython, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("python-foolscap is not installed for %s (run make deps): %v", debianPython, err)
-	}
-}
 
 // serveGatherer runs a Go Tub whose root object passes logport calls to h.
 func serveGatherer(t *testing.T, h Handler) string {
@@ -71,7 +65,7 @@ type pynode struct {
 
 func startNode(t *testing.T, gathererFURL string, extra ...string) *pynode {
 	t.Helper()
-	needPython(t)
+	pyfoolscap.Need(t)
 	args := append([]string{"../../conformance/peers/pynode.py", "--nodedir", t.TempDir(), "--gatherer", gathererFURL, "--trailing-delay", "0.2"}, extra...)
 	cmd := exec.Command(debianPython, args...)
 	stdin, _ := cmd.StdinPipe()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatherer/gatherer/internal/pyfoolscap"
 	"go.uber.org/goleak"
 )
 
@@ -56,17 +57,10 @@ func mustGatherer(t *testing.T) string {
 	return env.binary
 }
 
-func needPython(t *testing.T) {
-	t.Helper()
-	if err := exec.Command(python, "-c", "import foolscap").Run(); err != nil {
-		t.Skipf("%s cannot import foolscap (%v): install python3-foolscap (make deps)", python, err)
-	}
-}
-
 func startGatherer(t *testing.T, ctx context.Context, impl, kind string) *Gatherer {
 	t.Helper()
 	if impl == ImplPython {
-		needPython(t)
+		pyfoolscap.Need(t)
 	}
 	spec := GathererSpec{Impl: impl, Kind: kind, Dir: filepath.Join(t.TempDir(), "g")}
 	if impl == ImplGo {
@@ -161,7 +155,7 @@ func testIncidents(t *testing.T, count, events int) []Incident {
 // (subscribe_to_incidents, then one get_incident per incident) and write
 // the same files, line for line apart from rx_time.
 func TestIncidentGathererLoad(t *testing.T) {
-	needPython(t) // the comparison needs both
+	pyfoolscap.Need(t) // the comparison needs both
 	ids, err := NewIdentities(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +237,7 @@ func TestIncidentGathererLoad(t *testing.T) {
 // and write the same layout of files, with event records carrying the
 // same fields.
 func TestLoadsLikePythonNode(t *testing.T) {
-	needPython(t)
+	pyfoolscap.Need(t)
 	for _, impl := range []string{ImplPython, ImplGo} {
 		t.Run(impl, func(t *testing.T) { loadsLikePythonNode(t, impl) })
 	}
