@@ -2,48 +2,14 @@ package incident
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/fulldisk"
 )
-
-// smallDisk mounts a tmpfs of size bytes on a fresh directory for the test
-// (unmounted at the end), or skips when this process may not mount one.
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).Run(); err != nil {
-		t.Skipf("skipping: cannot mount a %d-byte tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", size, err)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	return dir
-}
-
-// fill writes a file until the file system is full and returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			return p
-		}
-	}
-}
 
 // TestDiskFullRealFileSystem: the incident gatherer's disk is full (a real
 // tmpfs, filled up) when a node offers two incidents. Each save fails with
@@ -51,12 +17,12 @@ func fill(t *testing.T, dir string) string {
 // is not written past a missing incident; once space returns both are
 // stored, once each.
 func TestDiskFullRealFileSystem(t *testing.T) {
-	h := &harness{dir: smallDisk(t, 256<<10), flog: newFakeFlog(), rec: newRecorder()}
+	h := &harness{dir: fulldisk.Mount(t, 256<<10), flog: newFakeFlog(), rec: newRecorder()}
 	s := h.start(t, func(o *Options) { o.RetryMin, o.RetryMax = 20*time.Millisecond, 50*time.Millisecond })
 	if err := os.MkdirAll(filepath.Join(h.dir, IncidentsDir, tubA), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	filler := fill(t, h.dir)
+	filler := fulldisk.Fill(t, h.dir)
 	node := newFakeNode(tubA)
 	node.add(inc1, trigger("a", 1))
 	node.add(inc2, trigger("a", 2))

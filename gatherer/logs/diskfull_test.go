@@ -1,54 +1,14 @@
 package logs
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatherer/gatherer/internal/fulldisk"
 )
-
-// smallDisk mounts a tmpfs of size bytes on a fresh directory for the test
-// (unmounted at the end), or skips when this process may not mount one.
-func smallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).Run(); err != nil {
-		t.Skipf("skipping: cannot mount a %d-byte tmpfs to fill (needs root or CAP_SYS_ADMIN): %v", size, err)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	return dir
-}
-
-// fill writes a file until the file system is full and returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	p := filepath.Join(dir, "filler")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	// Fill the last partial block too.
-	for {
-		if _, err := f.Write(buf[:1]); err != nil {
-			return p
-		}
-	}
-}
 
 // TestDiskFull: the log gatherer's disk fills up. Events keep arriving;
 // none is written half, the file stays a valid flogfile, and when space
@@ -69,7 +29,7 @@ func TestDiskFull(t *testing.T) {
 	const during = 60 // events sent while the disk is full (more than a page)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := smallDisk(t, 256<<10)
+			dir := fulldisk.Mount(t, 256<<10)
 			c := &clock{t: time.Unix(1795759722, 0)}
 			s, cp := newService(t, dir, c, func(o *Options) { o.MaxBacklog = tt.maxBacklog; o.Now = func() time.Time { return c.t } })
 			node := newFakeNode()
@@ -78,7 +38,7 @@ func TestDiskFull(t *testing.T) {
 			}
 			<-node.ready
 			node.send(t, "before")
-			filler := fill(t, dir)
+			filler := fulldisk.Fill(t, dir)
 			for i := range during {
 				node.send(t, fmt.Sprintf("during-%02d-%s", i, pad))
 			}
@@ -132,7 +92,7 @@ func TestDiskFull(t *testing.T) {
 // in memory are written once space returns even if the node sends nothing
 // more (the retry timer, not the next event, writes them).
 func TestDiskFullRetriesWithoutNewEvents(t *testing.T) {
-	dir := smallDisk(t, 256<<10)
+	dir := fulldisk.Mount(t, 256<<10)
 	c := &clock{t: time.Unix(1795759722, 0)}
 	s, cp := newService(t, dir, c, func(o *Options) { o.RetryEvery = 20 * time.Millisecond; o.Now = func() time.Time { return c.t } })
 	node := newFakeNode()
@@ -140,7 +100,7 @@ func TestDiskFullRetriesWithoutNewEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-node.ready
-	filler := fill(t, dir)
+	filler := fulldisk.Fill(t, dir)
 	pad := strings.Repeat("y", 500)
 	for i := range 20 {
 		node.send(t, fmt.Sprintf("kept-%02d-%s", i, pad))
