@@ -224,3 +224,83 @@ func TestBzip2ToolDecompresses(t *testing.T) {
 		t.Errorf("bzip2 -d gives %d bytes, the plain file has %d", len(out), len(want))
 	}
 }
+
+// TestWriterReset: a Writer reused with Reset writes, file after file, the
+// same bytes (compressed and plain) as a new Writer does, whatever the file
+// before it left behind.
+func TestWriterReset(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		var reused *Writer
+		for _, f := range fixtureFlogfiles(t) {
+			recs := readAll(t, filepath.Join(fixtureDir, f))
+			write := func(w *Writer) {
+				t.Helper()
+				for _, rec := range recs {
+					if err := w.WriteRaw(rec.Raw); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var fresh, again bytes.Buffer
+			w, err := NewWriter(&fresh, WriterOptions{Compress: compress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(w)
+			if reused == nil {
+				reused = w
+				continue
+			}
+			if err := reused.Reset(&again); err != nil {
+				t.Fatal(err)
+			}
+			write(reused)
+			if !bytes.Equal(fresh.Bytes(), again.Bytes()) {
+				t.Errorf("compress=%v %s: a reset Writer wrote %d bytes, a new one %d", compress, f, again.Len(), fresh.Len())
+			}
+		}
+	}
+}
+
+// TestWriteEventBytes: WriteEvent's piecewise encoding gives the bytes of
+// the wrapper dict python's gatherer dumps, and writes nothing when the
+// event cannot be encoded.
+func TestWriteEventBytes(t *testing.T) {
+	events := []any{
+		banana.NewDict("message", "caf\u00e9", "level", int64(20), "num", int64(0), "time", 1795759817.860938),
+		banana.NewDict("args", banana.Tuple{int64(1), "two"}, "nested", banana.List{banana.NewDict("a", nil)}),
+		"not a dict", int64(7), nil,
+	}
+	for _, from := range []string{"67xgfwcpbiuyd6sviaef4ztfpmnld3a4", "caf\u00e9\"\n"} {
+		for _, rx := range []float64{1795759820.125, 0, -0.0, 1e16, 1.5e-7} {
+			for _, ev := range events {
+				var got, want bytes.Buffer
+				w, _ := NewWriter(&got, WriterOptions{})
+				if err := w.WriteEvent(from, rx, ev); err != nil {
+					t.Fatal(err)
+				}
+				_ = w.Close()
+				w, _ = NewWriter(&want, WriterOptions{})
+				if err := w.WriteDoc(banana.NewDict("from", from, "rx_time", rx, "d", ev)); err != nil {
+					t.Fatal(err)
+				}
+				_ = w.Close()
+				if got.String() != want.String() {
+					t.Errorf("WriteEvent wrote %q, want %q", got.String(), want.String())
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, WriterOptions{})
+	if err := w.WriteEvent("x", 1, banana.NewDict([]byte("k"), int64(1))); err == nil {
+		t.Fatal("an event with a bytes key was written")
+	}
+	_ = w.Close()
+	if buf.String() != Magic {
+		t.Errorf("a failed event left %q", buf.String())
+	}
+}

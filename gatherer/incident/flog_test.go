@@ -25,8 +25,10 @@ func decompress(t *testing.T, b []byte) []byte {
 }
 
 // TestPyFlogMatchesPythonGatherer re-encodes incident files the Python
-// incident gatherer stored and requires identical decompressed bytes.
+// incident gatherer stored and requires identical decompressed bytes, from
+// a new writer each time and from one writer reused file after file.
 func TestPyFlogMatchesPythonGatherer(t *testing.T) {
+	pooled := NewPyFlog(1)
 	files, err := filepath.Glob("testdata/python-foolscap-21.7/incident-*.flog.bz2")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no reference incident files in testdata (%v)", err)
@@ -58,12 +60,14 @@ func TestPyFlogMatchesPythonGatherer(t *testing.T) {
 				from, rx = f.(string), r.(float64)
 				events = append(events, d)
 			}
-			var buf bytes.Buffer
-			if err := (PyFlog{}).WriteIncident(&buf, header, from, rx, events); err != nil {
-				t.Fatal(err)
-			}
-			if got := decompress(t, buf.Bytes()); !bytes.Equal(got, want) {
-				t.Errorf("re-encoded incident differs from Python's:\n got  %.300q\n want %.300q", got, want)
+			for _, pf := range []PyFlog{{}, pooled, pooled} {
+				var buf bytes.Buffer
+				if err := pf.WriteIncident(&buf, header, from, rx, events); err != nil {
+					t.Fatal(err)
+				}
+				if got := decompress(t, buf.Bytes()); !bytes.Equal(got, want) {
+					t.Errorf("re-encoded incident (pooled %v) differs from Python's:\n got  %.300q\n want %.300q", pf.idle != nil, got, want)
+				}
 			}
 			h2, err := (PyFlog{}).ReadHeader(bytes.NewReader(raw))
 			if err != nil {

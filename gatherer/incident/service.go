@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -107,7 +108,7 @@ func New(opts Options) (*Service, error) {
 		return nil, errors.New("incident gatherer: no base directory given")
 	}
 	if opts.Flog == nil {
-		opts.Flog = PyFlog{}
+		opts.Flog = NewPyFlog(runtime.GOMAXPROCS(0))
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
