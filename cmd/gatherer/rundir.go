@@ -60,6 +60,11 @@ Options:
                           Python gatherer's behaviour)
       --fetch-timeout=D   Incident gatherer: give up on a get_incident call
                           after D [default: 2m0s]
+      --max-fetches=N     Incident gatherer: fetch at most N incidents at
+                          once across all nodes (the others wait in the
+                          nodes' connections, not in the gatherer's
+                          memory); a fetch still unanswered after 10s stops
+                          counting [default: 16]
       --poll-interval=D   Stats gatherer: call get_stats() on every provider
                           every D [default: 1m0s, Tahoe's interval]
       --max-incident-size=N
@@ -206,6 +211,7 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	catchUp := fs.Bool("catch-up", false, "")
 	keepDup := fs.Bool("keep-duplicates", false, "")
 	fetchTimeout := fs.Duration("fetch-timeout", incident.DefaultFetchTimeout, "")
+	maxFetches := fs.Int("max-fetches", incident.DefaultMaxConcurrentFetches, "")
 	pollInterval := fs.Duration("poll-interval", stats.DefaultPollInterval, "")
 	metricsAddr := fs.String("metrics", "", "")
 	maxSize := fs.Int("max-incident-size", banana.DefaultMaxMessageBytes, "")
@@ -216,6 +222,10 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 	}
 	if *fetchTimeout <= 0 {
 		fmt.Fprintf(stderr, "gatherer run: --fetch-timeout must be positive\n")
+		return exitUsage
+	}
+	if *maxFetches <= 0 {
+		fmt.Fprintf(stderr, "gatherer run: --max-fetches must be positive\n")
 		return exitUsage
 	}
 	if *pollInterval <= 0 {
@@ -271,7 +281,7 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 		hup = c
 	}
 
-	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout, pollInterval: *pollInterval, metricsAddr: *metricsAddr,
+	if err := runGatherer(ctx, a, dir, cfg, runFlags{catchUp: *catchUp, keepDup: *keepDup, fetchTimeout: *fetchTimeout, maxFetches: *maxFetches, pollInterval: *pollInterval, metricsAddr: *metricsAddr,
 		limits: limitsFor(*maxSize), maxPerHost: *maxPerHost}, log, tubLog, hup, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "gatherer run: %v\n", err)
 		return exitFailure
@@ -282,6 +292,7 @@ func runRun(ctx context.Context, a *app, args []string, stdout, stderr io.Writer
 type runFlags struct {
 	catchUp, keepDup bool
 	fetchTimeout     time.Duration
+	maxFetches       int // incidents fetched at once
 	pollInterval     time.Duration
 	metricsAddr      string
 	limits           banana.Limits // inbound Banana on every connection
@@ -347,7 +358,7 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 			fmt.Fprintln(stderr, msg)
 		}
 		svc, err := incident.New(incident.Options{Dir: dir, Classifier: rules, Logger: log, Now: a.now,
-			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout, Metrics: instruments})
+			KeepDuplicates: rf.keepDup, FetchTimeout: rf.fetchTimeout, MaxConcurrentFetches: rf.maxFetches, Metrics: instruments})
 		if err != nil {
 			return err
 		}

@@ -187,8 +187,11 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 	d.msgLeft = d.lim.MaxMessageBytes
 	defer func() {
 		clear(sc.objs)
-		if cap(sc.objs) > 4096 {
-			sc.objs = nil // a huge message's table is not kept
+		if cap(sc.objs) > 256 {
+			// A big message's table is not kept: at 16 bytes an entry,
+			// an incident's 4,096 would pin 64 KiB on every idle
+			// connection after its last fetch.
+			sc.objs = nil
 		}
 		sc.fix = nil
 		d.scope = nil

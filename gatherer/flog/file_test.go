@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/big"
 	"os"
 	"os/exec"
@@ -275,7 +276,7 @@ func TestWriteEventBytes(t *testing.T) {
 		"not a dict", int64(7), nil,
 	}
 	for _, from := range []string{"67xgfwcpbiuyd6sviaef4ztfpmnld3a4", "caf\u00e9\"\n"} {
-		for _, rx := range []float64{1795759820.125, 0, -0.0, 1e16, 1.5e-7} {
+		for _, rx := range []float64{1795759820.125, 0, math.Copysign(0, -1), 1e16, 1.5e-7} {
 			for _, ev := range events {
 				var got, want bytes.Buffer
 				w, _ := NewWriter(&got, WriterOptions{})

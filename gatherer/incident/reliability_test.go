@@ -228,7 +228,9 @@ func TestRestartWithManyNodes(t *testing.T) {
 		}
 		fleet[i].block[names[2]] = make(chan struct{}) // never answers before the restart
 	}
-	s := h.start(t, nil)
+	// Every node has a fetch in flight at the restart: no bound below that.
+	everyNode := func(o *Options) { o.MaxConcurrentFetches = nodes }
+	s := h.start(t, everyNode)
 	for _, n := range fleet {
 		if err := s.Logport(t.Context(), n.tubid, n); err != nil {
 			t.Fatal(err)
@@ -245,7 +247,7 @@ func TestRestartWithManyNodes(t *testing.T) {
 		n.mu.Unlock()
 	}
 	h.rec = newRecorder()
-	s2 := h.start(t, nil)
+	s2 := h.start(t, everyNode)
 	for _, n := range fleet {
 		if err := s2.Logport(t.Context(), n.tubid, n); err != nil {
 			t.Fatal(err)

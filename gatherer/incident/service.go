@@ -31,6 +31,11 @@ const (
 	DefaultMaxQueue     = 1000
 	DefaultRetryMin     = 5 * time.Second
 	DefaultRetryMax     = 5 * time.Minute
+	// DefaultMaxConcurrentFetches: enough to keep every core busy with
+	// nodes on the far side of a WAN, few enough that the incidents in
+	// flight take a few MB.
+	DefaultMaxConcurrentFetches = 16
+	DefaultFetchSlotHold        = 10 * time.Second
 )
 
 // ErrClosed is returned by Logport after Close.
@@ -76,6 +81,22 @@ type Options struct {
 	// Create makes temporary files (a test seam); nil means the real
 	// file system.
 	Create atomicfile.CreateFunc
+	// MaxConcurrentFetches bounds the incidents fetched (asked for,
+	// received, decoded and written) at once across all nodes, so that
+	// 500 nodes connecting together do not hold 500 decoded incidents in
+	// memory: the answers wait in the nodes' sockets instead, as they do
+	// for Python's single-threaded gatherer. A fetch that has not finished
+	// after FetchSlotHold gives its place up and goes on outside the
+	// bound, so nodes that never answer cannot stall the others. 0 means
+	// DefaultMaxConcurrentFetches.
+	MaxConcurrentFetches int
+	// FetchSlotHold is how long a fetch keeps its place in the bound; 0
+	// means DefaultFetchSlotHold.
+	FetchSlotHold time.Duration
+	// MaxConcurrentWrites bounds the incidents compressed and written at
+	// once across all nodes (bzip2 is CPU-bound: more writers than cores
+	// only add compressors' memory); 0 means GOMAXPROCS.
+	MaxConcurrentWrites int
 	// Metrics receives the gatherer's own counters (connected nodes,
 	// incidents, events and bytes stored, errors, fetch latency); nil
 	// counts nothing.
@@ -87,6 +108,9 @@ type Options struct {
 type Service struct {
 	opts Options
 	log  *slog.Logger
+
+	fetchSlots chan struct{} // one token per incident being fetched
+	writeSlots chan struct{} // one token per incident being written
 
 	mu         sync.Mutex
 	closed     bool
@@ -107,8 +131,17 @@ func New(opts Options) (*Service, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("incident gatherer: no base directory given")
 	}
+	if opts.MaxConcurrentFetches <= 0 {
+		opts.MaxConcurrentFetches = DefaultMaxConcurrentFetches
+	}
+	if opts.FetchSlotHold <= 0 {
+		opts.FetchSlotHold = DefaultFetchSlotHold
+	}
+	if opts.MaxConcurrentWrites <= 0 {
+		opts.MaxConcurrentWrites = runtime.GOMAXPROCS(0)
+	}
 	if opts.Flog == nil {
-		opts.Flog = NewPyFlog(runtime.GOMAXPROCS(0))
+		opts.Flog = NewPyFlog(opts.MaxConcurrentWrites)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -136,6 +169,8 @@ func New(opts Options) (*Service, error) {
 	return &Service{
 		opts:       opts,
 		log:        log,
+		fetchSlots: make(chan struct{}, opts.MaxConcurrentFetches),
+		writeSlots: make(chan struct{}, opts.MaxConcurrentWrites),
 		sessions:   map[string]*session{},
 		held:       map[string][]heldIncident{},
 		classified: map[string]bool{},
@@ -324,4 +359,22 @@ func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 	s.classified[rel] = true
 	s.log.Info(fmt.Sprintf("classified %s as [%s]", rel, strings.Join(cats, ",")))
 	return cats, nil
+}
+
+// fetchSlot waits for a place among the fetches in flight and returns the
+// function that gives it up (idempotent; called at the latest after
+// FetchSlotHold, whatever the fetch is doing). ok is false if ctx ended
+// first.
+func (svc *Service) fetchSlot(ctx context.Context) (release func(), ok bool) {
+	select {
+	case svc.fetchSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false
+	}
+	free := sync.OnceFunc(func() { <-svc.fetchSlots })
+	t := time.AfterFunc(svc.opts.FetchSlotHold, free)
+	return func() {
+		t.Stop()
+		free()
+	}, true
 }

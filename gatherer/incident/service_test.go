@@ -447,3 +447,97 @@ func TestReclassifyRecoversInterruptedSwap(t *testing.T) {
 		t.Errorf("interrupted swap not finished: %q", got)
 	}
 }
+
+// TestFetchBound: with MaxConcurrentFetches 2, five nodes whose incidents
+// do not answer yet see two fetches in flight, not five; each answer lets
+// the next fetch start, and all five are stored.
+func TestFetchBound(t *testing.T) {
+	h := newHarness(t)
+	s := h.start(t, func(o *Options) { o.MaxConcurrentFetches, o.FetchSlotHold = 2, time.Minute })
+	tubs := []string{tubA, tubB, tubC, "dddddddddddddddddddddddddddddddd", "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}
+	var nodes []*fakeNode
+	var gates []chan struct{}
+	for i, tub := range tubs {
+		n := newFakeNode(tub)
+		n.add(inc1, trigger(tub[:1], int64(i)))
+		gate := make(chan struct{})
+		n.block[inc1] = gate
+		nodes, gates = append(nodes, n), append(gates, gate)
+		if err := s.Logport(t.Context(), tub, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inFlight := func() (fetching []int) {
+		for i, n := range nodes {
+			if n.fetchCount(inc1) > 0 {
+				fetching = append(fetching, i)
+			}
+		}
+		return fetching
+	}
+	h.rec.waitFor(t, "fetching incident "+inc1, 2)
+	time.Sleep(100 * time.Millisecond) // a third fetch, if the bound leaked, would start within this
+	first := inFlight()
+	if len(first) != 2 {
+		t.Fatalf("%d fetches started with a bound of 2 (nodes %v)", len(first), first)
+	}
+	released := map[int]bool{}
+	for done := 0; done < len(nodes); done++ {
+		next := -1
+		for _, i := range inFlight() {
+			if !released[i] {
+				next = i
+				break
+			}
+		}
+		released[next] = true
+		close(gates[next])
+		h.rec.waitFor(t, "classified incidents/"+tubs[next]+"/"+inc1, 1)
+		if done+2 < len(nodes) {
+			h.rec.waitFor(t, "fetching incident "+inc1, done+3)
+		}
+		if n := len(inFlight()) - len(released); n > 2 {
+			t.Fatalf("%d fetches in flight with a bound of 2", n)
+		}
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		n.wg.Wait()
+		if c := n.fetchCount(inc1); c != 1 {
+			t.Errorf("node %s: fetched %d times", n.tubid, c)
+		}
+	}
+}
+
+// TestFetchSlotHold: a node that never answers keeps its place in the
+// bound only for FetchSlotHold; then another node's incident is fetched
+// and stored while the first fetch still waits for its own timeout.
+func TestFetchSlotHold(t *testing.T) {
+	h := newHarness(t)
+	s := h.start(t, func(o *Options) {
+		o.MaxConcurrentFetches, o.FetchSlotHold, o.FetchTimeout = 1, 50*time.Millisecond, time.Minute
+	})
+	stuck := newFakeNode(tubB)
+	stuck.add(inc1, trigger("s", 1))
+	stuck.block[inc1] = make(chan struct{})
+	if err := s.Logport(t.Context(), tubB, stuck); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "fetching incident "+inc1, 1)
+	fine := newFakeNode(tubC)
+	fine.add(inc2, trigger("f", 1))
+	if err := s.Logport(t.Context(), tubC, fine); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "classified incidents/"+tubC+"/"+inc2, 1)
+	if h.exists("incidents/" + tubB + "/" + inc1 + ".flog.bz2") {
+		t.Fatal("the stuck incident was stored")
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stuck.wg.Wait()
+	fine.wg.Wait()
+}

@@ -276,6 +276,11 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 			w.name, relPath(other, w.name)), "tubid", ss.tubid)
 		return outcomeStored
 	}
+	release, ok := svc.fetchSlot(ctx)
+	if !ok {
+		return outcomeRetry
+	}
+	defer release()
 	log.Info("fetching incident " + w.name)
 	m := svc.opts.Metrics
 	fctx, cancel := context.WithTimeout(ctx, svc.opts.FetchTimeout)
@@ -303,12 +308,18 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 		m.Error("bad_incident")
 		return outcomeRefused
 	}
+	select {
+	case svc.writeSlots <- struct{}{}:
+	case <-ctx.Done():
+		return outcomeRetry
+	}
 	rx := float64(svc.opts.Now().UnixNano()) / 1e9
 	var written countingWriter
 	err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
 		written.w = wr
 		return svc.opts.Flog.WriteIncident(&written, header, ss.tubid, rx, events)
 	})
+	<-svc.writeSlots
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
