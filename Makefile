@@ -3,8 +3,10 @@
 #   make deps          install what the build and the tests need (idempotent)
 #   make build         bin/gatherer, bin/gatherer-check (static: they also run in the peer images)
 #   make test          gofmt, go vet, staticcheck, go test -short ./...
-#   make conformance   the godog suite: GATHERER=python|go|both MODE=container|process|auto
-#   make fuzz          every FuzzX for FUZZTIME each (60s; CI runs it as is)
+#   make conformance   the godog suite (GATHERER=python|go|both MODE=container|process|auto),
+#                      then every fuzz target for 60s and the 2-minute soak (the heavy
+#                      runs CI needs; GODOG_TAGS=... or SUITE_ONLY=1 runs the suite alone)
+#   make fuzz          every FuzzX for FUZZTIME each (60s)
 #   make soak          churn against a restarting gatherer (SOAK_DURATION: 30m, 2m when CI=true)
 #   make bench         ours vs python-foolscap, measured in one run (cmd/bench)
 #   make fixtures      re-record golden files from the real python-foolscap
@@ -84,9 +86,15 @@ conformance: $(if $(filter go both,$(GATHERER)),build)
 	fi; \
 	if [ "$$mode" = container ]; then $(MAKE) --no-print-directory image; else $(MAKE) --no-print-directory rootfs; fi && \
 	cd conformance && GATHERER=$(GATHERER) MODE=$$mode GODOG_TAGS='$(GODOG_TAGS)' $(GO) test -count=1 -timeout $(CONFORMANCE_TIMEOUT) -v -run '^TestFeatures$$' .
+	@if [ -n '$(GODOG_TAGS)' ] || [ '$(SUITE_ONLY)' = 1 ]; then \
+		echo "make conformance: GODOG_TAGS or SUITE_ONLY=1 given: the fuzz targets and the soak are not run"; \
+	else \
+		$(MAKE) --no-print-directory fuzz FUZZTIME=60s && \
+		$(MAKE) --no-print-directory soak SOAK_DURATION=2m SOAK_TIMEOUT=20m; \
+	fi
 
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
+	@set -e; for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "== $$pkg $$f for $(FUZZTIME)"; \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
