@@ -175,6 +175,10 @@ func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 
 var presentRE = regexp.MustCompile(`^from-(\d{4}-\d{2}-\d{2}--\d{2}-\d{2}-\d{2}Z)---to-present\.flog$`)
 
+// rotatedRE matches a finished, uncompressed output file (freeName's ".N"
+// included).
+var rotatedRE = regexp.MustCompile(`^from-\d{4}-\d{2}-\d{2}--\d{2}-\d{2}-\d{2}Z---to-\d{4}-\d{2}-\d{2}--\d{2}-\d{2}-\d{2}Z(\.\d+)?\.flog$`)
+
 // Start finishes files a previous run left as ...---to-present.flog, opens
 // the output file and starts the rotation timer.
 func (s *Service) Start(ctx context.Context) error {
@@ -223,7 +227,9 @@ func (s *Service) retryLoop() {
 }
 
 // finishStale renames leftover ---to-present files after their modification
-// time; s.mu held.
+// time and, with --bzip, compresses them and every rotated file a previous
+// run left uncompressed (bzip2 killed with the gatherer, or a run without
+// --bzip); s.mu held.
 func (s *Service) finishStale() error {
 	entries, err := os.ReadDir(s.opts.Dir)
 	if err != nil {
@@ -231,8 +237,13 @@ func (s *Service) finishStale() error {
 	}
 	var stale []string
 	for _, e := range entries {
-		if !e.IsDir() && presentRE.MatchString(e.Name()) {
+		if e.IsDir() {
+			continue
+		}
+		if presentRE.MatchString(e.Name()) {
 			stale = append(stale, e.Name())
+		} else if s.bzip2 != "" && rotatedRE.MatchString(e.Name()) {
+			s.compressLeftover(filepath.Join(s.opts.Dir, e.Name()))
 		}
 	}
 	sort.Strings(stale)
@@ -254,6 +265,21 @@ func (s *Service) finishStale() error {
 		s.compress(to)
 	}
 	return nil
+}
+
+// compressLeftover compresses a rotated file found uncompressed at start.
+// A .bz2 beside it can only be a partial output: bzip2 removes its input
+// after the output is complete, so a killed bzip2 leaves both.
+func (s *Service) compressLeftover(p string) {
+	if exists(p + ".bz2") {
+		if err := os.Remove(p + ".bz2"); err != nil {
+			s.log.Error("cannot remove the partial output of an interrupted bzip2; leaving the file uncompressed", "file", p+".bz2", "err", err)
+			return
+		}
+		s.log.Info("removed the partial output of an interrupted bzip2", "file", filepath.Base(p)+".bz2")
+	}
+	s.log.Info("compressing a rotated file a previous run left uncompressed", "file", filepath.Base(p))
+	s.compress(p)
 }
 
 // freeName returns the path for a finished file from..to. If that name (or

@@ -364,3 +364,64 @@ func TestSameSecondAsPreviousRun(t *testing.T) {
 		t.Errorf("the previous run's file was overwritten: %q", b)
 	}
 }
+
+// TestLeftoverRotatedFilesCompressed: with --bzip, a start compresses the
+// rotated files a previous run left uncompressed (a bzip2 killed with the
+// gatherer leaves its input and a partial .bz2: the partial one is
+// replaced), and touches nothing else.
+func TestLeftoverRotatedFilesCompressed(t *testing.T) {
+	if _, err := exec.LookPath("bzip2"); err != nil {
+		t.Skip("skipping: no bzip2 on PATH (make deps installs it)")
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog":     "# foolscap flogfile v1\n{\"a\": 1}\n",
+		"from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog.bz2": "BZh9 cut short",
+		"from-2026-11-27--05-10-00Z---to-2026-11-27--05-20-00Z.1.flog":   "# foolscap flogfile v1\n{\"b\": 2}\n",
+		"from-2026-11-27--04-00-00Z---to-2026-11-27--04-10-00Z.flog.bz2": "already compressed, left alone",
+		"notes.flog": "not ours",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &clock{t: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), step: 0}
+	s, cp := newService(t, dir, c, func(o *Options) { o.Bzip = true })
+	if _, err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		"from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog",
+		"from-2026-11-27--05-10-00Z---to-2026-11-27--05-20-00Z.1.flog",
+	} {
+		if exists(filepath.Join(dir, name)) {
+			t.Errorf("%s is still uncompressed", name)
+		}
+		f, err := os.Open(filepath.Join(dir, name+".bz2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(bzip2.NewReader(f))
+		_ = f.Close()
+		if err != nil || string(got) != files[name] {
+			t.Errorf("%s.bz2 holds %q (%v), want %q", name, got, err, files[name])
+		}
+	}
+	for _, name := range []string{"from-2026-11-27--04-00-00Z---to-2026-11-27--04-10-00Z.flog.bz2", "notes.flog"} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != files[name] {
+			t.Errorf("%s changed: %q, %v", name, got, err)
+		}
+	}
+	var partial, leftover int
+	cp.mu.Lock()
+	lines := append([]string(nil), cp.lines...)
+	cp.mu.Unlock()
+	for _, l := range lines {
+		partial += strings.Count(l, "removed the partial output of an interrupted bzip2")
+		leftover += strings.Count(l, "compressing a rotated file a previous run left uncompressed")
+	}
+	if partial != 1 || leftover != 2 {
+		t.Errorf("log lines: %d partial outputs removed, %d leftovers compressed; want 1 and 2:\n%s", partial, leftover, strings.Join(lines, "\n"))
+	}
+}
