@@ -46,6 +46,9 @@ type GathererSpec struct {
 	Flogtool, Twistd string
 	// ExtraRunArgs are added to "gatherer run" (ImplGo).
 	ExtraRunArgs []string
+	// Prepare, if set, is called with Dir after the gatherer directory is
+	// created and before the gatherer starts (to put files in it).
+	Prepare func(dir string) error
 }
 
 // Gatherer is a running gatherer process.
@@ -103,6 +106,11 @@ func StartGatherer(ctx context.Context, spec GathererSpec) (*Gatherer, error) {
 	}
 	if out, err := create.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("loadnode: %s %s: %w: %s", spec.Impl, createCmd, err, bytes.TrimSpace(out))
+	}
+	if spec.Prepare != nil {
+		if err := spec.Prepare(spec.Dir); err != nil {
+			return nil, fmt.Errorf("loadnode: preparing %s: %w", spec.Dir, err)
+		}
 	}
 	logf, err := os.Create(filepath.Join(spec.Dir, "stdout.log"))
 	if err != nil {
