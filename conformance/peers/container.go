@@ -195,6 +195,7 @@ func (p *ContainerPool) NewDriver(opts Options) (Driver, error) {
 }
 
 type containerDriver struct {
+	faults
 	p         *ContainerPool
 	opts      Options
 	prefix    string
@@ -206,10 +207,14 @@ type containerDriver struct {
 
 func (d *containerDriver) Mode() string { return ModeContainer }
 
-// container is a running peer container; it implements stopper.
+// container is a running peer container; it implements stopper and
+// faultable.
 type container struct {
 	d   *containerDriver
 	res *dockertest.Resource
+	// addr is the address the container had on the scenario's network when
+	// it was taken off it (disconnect), to check reconnect gives it back.
+	addr string
 }
 
 // stop sends SIGTERM, as an operator's stop would, and waits stopGrace for
@@ -242,6 +247,76 @@ func (c *container) stop(ctx context.Context) error {
 		return fmt.Errorf("wait for container %s to exit: %w", name, err)
 	}
 	return fmt.Errorf("container %s ignored SIGTERM for %s and was killed (%v)", name, stopGrace, werr)
+}
+
+// pause freezes the container's processes (docker pause: the cgroup
+// freezer). The Docker client's pause and unpause take no context.
+func (c *container) pause(context.Context) error {
+	if err := c.d.p.pool.Client.PauseContainer(c.res.Container.ID); err != nil {
+		return fmt.Errorf("docker pause %s: %w", c.res.Container.Name, err)
+	}
+	return nil
+}
+
+func (c *container) unpause(context.Context) error {
+	if err := c.d.p.pool.Client.UnpauseContainer(c.res.Container.ID); err != nil {
+		return fmt.Errorf("docker unpause %s: %w", c.res.Container.Name, err)
+	}
+	return nil
+}
+
+// kill is docker kill (SIGKILL); it returns once the container has stopped.
+func (c *container) kill(ctx context.Context) error {
+	client := c.d.p.pool.Client
+	id, name := c.res.Container.ID, c.res.Container.Name
+	if err := client.KillContainer(dc.KillContainerOptions{ID: id, Signal: dc.SIGKILL, Context: ctx}); err != nil {
+		return fmt.Errorf("docker kill %s: %w", name, err)
+	}
+	if _, err := client.WaitContainerWithContext(id, ctx); err != nil {
+		return fmt.Errorf("wait for container %s to stop: %w", name, err)
+	}
+	return nil
+}
+
+// disconnect takes the container off the scenario's network (and no other:
+// it is on no other) and remembers its address there.
+func (c *container) disconnect(ctx context.Context) error {
+	ip, err := c.ip(ctx)
+	if err != nil {
+		return err
+	}
+	nw := c.d.network.Network
+	if err := c.d.p.pool.Client.DisconnectNetwork(nw.ID, dc.NetworkConnectionOptions{Container: c.res.Container.ID, Context: ctx}); err != nil {
+		return fmt.Errorf("docker network disconnect %s %s: %w", nw.Name, c.res.Container.Name, err)
+	}
+	c.addr = ip
+	return nil
+}
+
+// reconnect puts the container back on the scenario's network and checks
+// it has the address it had, without which its TCP connections cannot go
+// on. Docker gives a static address only on networks created with a subnet
+// of the creator's choosing, which would mean guessing a free range; its
+// allocator gives the lowest free address instead, which on the scenario's
+// private network, where nothing else starts meanwhile, is the one the
+// container left.
+func (c *container) reconnect(ctx context.Context) error {
+	if c.addr == "" {
+		return fmt.Errorf("container %s was not taken off the network", c.res.Container.Name)
+	}
+	nw := c.d.network.Network
+	if err := c.d.p.pool.Client.ConnectNetwork(nw.ID, dc.NetworkConnectionOptions{Container: c.res.Container.ID, Context: ctx}); err != nil {
+		return fmt.Errorf("docker network connect %s %s: %w", nw.Name, c.res.Container.Name, err)
+	}
+	ip, err := c.ip(ctx)
+	if err != nil {
+		return err
+	}
+	if ip != c.addr {
+		return fmt.Errorf("container %s came back on network %s with address %s, not %s: its open connections cannot go on", c.res.Container.Name, nw.Name, ip, c.addr)
+	}
+	c.addr = ""
+	return nil
 }
 
 func (c *container) output() string {
@@ -495,14 +570,51 @@ func (d *containerDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, 
 	if spec.TrailingDelay > 0 {
 		argv = append(argv, "--trailing-delay", strconv.FormatFloat(spec.TrailingDelay, 'g', -1, 64))
 	}
-	c, ctl, info, err := d.startPython(ctx, "node "+spec.Name, spec.Name, spec.Foolscap, argv)
+	what := "node " + spec.Name
+	c, ctl, info, err := d.startPython(ctx, what, spec.Name, spec.Foolscap, argv)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{Name: spec.Name, Dir: filepath.Join(d.opts.Dir, spec.Name), proc: c, ctl: ctl}
 	n.TubID, _ = info["tubid"].(string)
 	n.LogPort, _ = info["logport"].(string)
+	// Off the network, the node's control port is reached from inside its
+	// container, over its loopback.
+	n.local = func(ctx context.Context, line string) (map[string]any, error) {
+		out, code, err := c.exec(ctx, "python3", "/peers/peerctl.py", "send",
+			fmt.Sprintf("127.0.0.1:%d", containerControlPort), line)
+		if err != nil || code != 0 {
+			return nil, fmt.Errorf("send %q to %s inside its container: exit %d, %v: %s", line, what, code, err, out)
+		}
+		fmt.Fprintf(n.ctl.log, "%s", out)
+		return parseAnswer(out, line)
+	}
+	// Started again (RunNode), the container runs the same command on the
+	// same bind-mounted NODEDIR: same Tub key, same incident directory.
+	n.start = func(ctx context.Context) (map[string]any, error) {
+		if err := d.p.pool.Client.StartContainerWithContext(c.res.Container.ID, nil, ctx); err != nil {
+			return nil, fmt.Errorf("docker start %s: %w", c.res.Container.Name, err)
+		}
+		ctl, info, err := d.connectControl(ctx, what, c)
+		if err != nil {
+			return nil, err
+		}
+		n.ctl = ctl
+		return info, nil
+	}
 	return n, nil
+}
+
+// RunNode starts a killed node's container again.
+func (d *containerDriver) RunNode(ctx context.Context, n *Node) error {
+	c, ok := n.proc.(*container)
+	if !ok {
+		return fmt.Errorf("node %s was not started by the container driver", n.Name)
+	}
+	if c.running() {
+		return fmt.Errorf("node %s is still running", n.Name)
+	}
+	return rerunNode(ctx, n)
 }
 
 func (d *containerDriver) StartStatsProvider(ctx context.Context, spec StatsProviderSpec) (*StatsProvider, error) {
@@ -540,11 +652,25 @@ func (d *containerDriver) startPython(ctx context.Context, what, name, foolscap 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	ctl, info, err := d.connectControl(ctx, what, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, ctl, info, nil
+}
+
+// connectControl waits until the peer in c answers "info" on its control
+// port (at its current address: a restarted container may have another).
+func (d *containerDriver) connectControl(ctx context.Context, what string, c *container) (*control, map[string]any, error) {
 	var (
 		ctl  *control
 		info map[string]any
 	)
-	addr := net.JoinHostPort(c.res.GetIPInNetwork(d.network), strconv.Itoa(containerControlPort))
+	ip, err := c.ip(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	addr := net.JoinHostPort(ip, strconv.Itoa(containerControlPort))
 	err = WaitFor(ctx, what+" to answer on its control port "+addr, func(ctx context.Context) (bool, error) {
 		if !c.running() {
 			return false, fmt.Errorf("the container of %s stopped; its log:\n%s", what, c.output())
@@ -565,9 +691,9 @@ func (d *containerDriver) startPython(ctx context.Context, what, name, foolscap 
 		return true, nil
 	})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("start %s: %w", what, err)
+		return nil, nil, fmt.Errorf("start %s: %w", what, err)
 	}
-	return c, ctl, info, nil
+	return ctl, info, nil
 }
 
 func (d *containerDriver) StartTahoe(ctx context.Context, spec TahoeSpec) (*Tahoe, error) {

@@ -84,10 +84,7 @@ func (c *control) command(ctx context.Context, line string) (map[string]any, err
 	}
 	select {
 	case ans := <-c.answers:
-		if msg, ok := ans["error"].(string); ok {
-			return ans, fmt.Errorf("peer refused %q: %s", line, msg)
-		}
-		return ans, nil
+		return ans, refused(ans, line)
 	case <-c.done:
 		if c.readErr != nil {
 			return nil, fmt.Errorf("peer's control channel failed during %q: %w", line, c.readErr)
@@ -113,4 +110,22 @@ func (c *control) announcement(event string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// refused is the error of an answer that reports one ("error"), else nil.
+func refused(ans map[string]any, line string) error {
+	if msg, ok := ans["error"].(string); ok {
+		return fmt.Errorf("peer refused %q: %s", line, msg)
+	}
+	return nil
+}
+
+// parseAnswer reads the one-line JSON answer to line that peerctl.py send
+// printed.
+func parseAnswer(out, line string) (map[string]any, error) {
+	var ans map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &ans); err != nil {
+		return nil, fmt.Errorf("the answer to %q is not a JSON object: %q", line, out)
+	}
+	return ans, refused(ans, line)
 }

@@ -21,6 +21,16 @@
 // plays a Tahoe-LAFS <= 1.15 node: provide(provider, nickname) on every
 // connection, get_stats() answered in Tahoe's shape or, on request, badly.
 //
+// Both drivers also implement [Faults] for features/faults.feature: pause
+// and resume a peer (docker pause/unpause; SIGSTOP/SIGCONT of its process
+// group), kill it (docker kill; SIGKILL) and run it again from its directory
+// (RunGatherer, Faults.RunNode: a node keeps its Tub key, so its tubid, and
+// its incident directory), and, in container mode only, take it off the
+// scenario's own Docker network and put it back at the address it had
+// (process mode has no network: ErrNoNetwork). While a node is off the
+// network the driver reaches its control port from inside its container
+// (peerctl.py send).
+//
 // Readiness is always a real condition checked under the caller's deadline: a
 // gatherer is ready when its FURL answers a Foolscap connection (pyprobe.py),
 // a node or stats provider when it announces its location, a Tahoe node when its web page

@@ -248,15 +248,39 @@ type Node struct {
 	LogPort string
 	ctl     *control
 	proc    stopper
+	// start runs the node (again, after a kill: Faults.RunNode), sets ctl
+	// and proc, and returns its first answer to "info" or its "ready"
+	// announcement.
+	start func(ctx context.Context) (map[string]any, error)
+	// earlier is what the node printed before it was last started again.
+	earlier string
+	// local sends a command from where the node runs (inside its
+	// container); Command uses it while the node is off the network
+	// (offline), where the driver cannot reach its control port.
+	local   func(ctx context.Context, line string) (map[string]any, error)
+	offline bool
 }
 
 // Command sends one control command to the node and returns its answer.
 func (n *Node) Command(ctx context.Context, line string) (map[string]any, error) {
+	if n.offline && n.local != nil {
+		return n.local(ctx, line)
+	}
 	return n.ctl.command(ctx, line)
 }
 
-// Output is what the node printed (announcements, answers, stderr).
-func (n *Node) Output() string { return n.ctl.output() }
+// Output is what the node printed (announcements, answers, stderr), in
+// every run if it was started again.
+func (n *Node) Output() string {
+	if n.ctl == nil {
+		return n.earlier
+	}
+	return n.earlier + n.ctl.output()
+}
+
+// IncidentDir is where the node keeps its incidents on the host (its
+// log.setLogDir): the source of truth the gatherer copies from.
+func (n *Node) IncidentDir() string { return filepath.Join(n.Dir, "logs", "incidents") }
 
 // Tahoe is a running Tahoe-LAFS node.
 type Tahoe struct {

@@ -13,6 +13,12 @@ stdout ({"event": "ready", ...}). Every answer carries "command" (how the
 driver tells answers from announcements) and "ok": true or "error": "...".
 Commands are dispatched to a dict of callables {name: f(args) -> dict or
 Deferred}. Runs under Debian's /usr/bin/python3 with python3-foolscap.
+
+Run as a program, it is a client of that TCP listener, for when the driver
+cannot reach it over the network (a container taken off its network: the
+driver then runs this inside the container, against the loopback):
+
+  python3 peerctl.py send HOST:PORT COMMAND...   prints the one-line answer
 """
 
 import json
@@ -92,3 +98,27 @@ def serve(commands, control=None, allow_stdin_close=False):
 
         return ep.listen(F())
     return defer.succeed(None)
+
+
+def _send(addr, line, timeout=120):
+    """Send one command to a peer's TCP control listener; return the answer line."""
+    import socket
+    host, _, port = addr.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as s:
+        s.sendall(line.encode("utf-8") + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return buf.decode("utf-8")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[1] != "send":
+        sys.exit("usage: peerctl.py send HOST:PORT COMMAND...")
+    answer = _send(sys.argv[2], " ".join(sys.argv[3:]))
+    if not answer:
+        sys.exit("peerctl.py: the peer closed the control connection without answering")
+    sys.stdout.write(answer)

@@ -3,6 +3,7 @@ package peers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -330,5 +331,74 @@ func TestPystatsProvides(t *testing.T) {
 				t.Errorf("%s: %v", msg, answer)
 			}
 		})
+	}
+}
+
+// TestProcessFaults inflicts the faults of Faults on a real pynode.py in
+// process mode: paused it answers nothing, resumed it answers again, killed
+// and run again it keeps its tubid and its incidents, and it cannot be taken
+// off a network.
+func TestProcessFaults(t *testing.T) {
+	pyfoolscap.Need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewProcessDriver(Options{Impl: ImplPython, Repo: repo, Dir: t.TempDir(), RunID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	f := d.(Faults)
+	n, err := d.StartNode(ctx, NodeSpec{Name: "node", TrailingDelay: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := n.Command(ctx, "incident before-the-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	incident, _ := ans["incident"].(string)
+
+	if err := f.Pause(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = n.Command(short, "info")
+	cancelShort()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a paused node answered info (err %v)", err)
+	}
+	if err := f.Unpause(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Command(ctx, "info"); err != nil { // the answer to the first info
+		t.Fatalf("the resumed node does not answer: %v", err)
+	}
+
+	if err := f.Kill(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Command(ctx, "info"); err == nil {
+		t.Error("a killed node answered info")
+	}
+	if err := f.RunNode(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	ans, err = n.Command(ctx, "info")
+	if err != nil || ans["tubid"] != n.TubID {
+		t.Errorf("the node run again answers info with %v, %v; want tubid %s", ans, err, n.TubID)
+	}
+	if _, err := os.Stat(filepath.Join(n.IncidentDir(), incident+".flog.bz2")); err != nil {
+		t.Errorf("the node run again lost its incident: %v", err)
+	}
+	if err := f.Disconnect(ctx, n); !errors.Is(err, ErrNoNetwork) {
+		t.Errorf("Disconnect in process mode: %v, want ErrNoNetwork", err)
 	}
 }

@@ -31,6 +31,7 @@ const stopGrace = 10 * time.Second
 // 24.9 peers and Tahoe run in a chroot of the trixie root filesystem (see
 // conformance/peers/images/chroot.sh), sharing the host's loopback.
 type processDriver struct {
+	faults
 	opts   Options
 	procs  []*proc
 	chroot string // per-scenario directory inside the trixie rootfs ("" until needed)
@@ -95,6 +96,7 @@ func (p *proc) stop(ctx context.Context) error {
 	}
 	pgid := p.cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	_ = syscall.Kill(-pgid, syscall.SIGCONT) // a paused peer (Faults.Pause) must run to exit
 	t := time.NewTimer(stopGrace)
 	defer t.Stop()
 	select {
@@ -107,6 +109,41 @@ func (p *proc) stop(ctx context.Context) error {
 	<-p.done
 	return fmt.Errorf("%s ignored SIGTERM for %s and was killed", p.name, stopGrace)
 }
+
+// pause stops every process of the group (SIGSTOP): as docker pause, its
+// sockets stay open and the kernel keeps accepting data for them.
+func (p *proc) pause(context.Context) error { return p.signal(syscall.SIGSTOP) }
+
+// unpause lets a paused group run again (SIGCONT).
+func (p *proc) unpause(context.Context) error { return p.signal(syscall.SIGCONT) }
+
+func (p *proc) signal(sig syscall.Signal) error {
+	if p.exited() {
+		return fmt.Errorf("%s has exited (%v)", p.name, p.err)
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("send %v to %s: %w", sig, p.name, err)
+	}
+	return nil
+}
+
+// kill sends SIGKILL to the process group and returns once the process has
+// exited.
+func (p *proc) kill(ctx context.Context) error {
+	if err := p.signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for %s to die of SIGKILL: %w", p.name, ctx.Err())
+	}
+}
+
+// disconnect and reconnect: process mode has no network to take a peer off.
+func (p *proc) disconnect(context.Context) error { return ErrNoNetwork }
+func (p *proc) reconnect(context.Context) error  { return ErrNoNetwork }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1. Another process
 // may take it before the peer binds it; the peer then fails to start with a
@@ -294,14 +331,35 @@ func (d *processDriver) StartNode(ctx context.Context, spec NodeSpec) (*Node, er
 		}
 		return a
 	}
-	pp, err := d.startPython(ctx, "node "+spec.Name, spec.Name, spec.Foolscap, args)
+	n := &Node{Name: spec.Name}
+	n.start = func(ctx context.Context) (map[string]any, error) {
+		pp, err := d.startPython(ctx, "node "+spec.Name, spec.Name, spec.Foolscap, args)
+		if err != nil {
+			return nil, err
+		}
+		n.Dir, n.proc, n.ctl = pp.hostDir, pp.p, pp.ctl
+		return pp.ready, nil
+	}
+	ready, err := n.start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Name: spec.Name, Dir: pp.hostDir, proc: pp.p, ctl: pp.ctl}
-	n.TubID, _ = pp.ready["tubid"].(string)
-	n.LogPort, _ = pp.ready["logport"].(string)
+	n.TubID, _ = ready["tubid"].(string)
+	n.LogPort, _ = ready["logport"].(string)
 	return n, nil
+}
+
+// RunNode runs a killed node again: the same command line, so the same
+// NODEDIR, Tub key and incident directory.
+func (d *processDriver) RunNode(ctx context.Context, n *Node) error {
+	p, ok := n.proc.(*proc)
+	if !ok {
+		return fmt.Errorf("node %s was not started by the process driver", n.Name)
+	}
+	if !p.exited() {
+		return fmt.Errorf("node %s is still running", n.Name)
+	}
+	return rerunNode(ctx, n)
 }
 
 func (d *processDriver) StartStatsProvider(ctx context.Context, spec StatsProviderSpec) (*StatsProvider, error) {
