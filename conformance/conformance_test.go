@@ -92,17 +92,17 @@ func TestFeatures(t *testing.T) {
 				t.Logf("NOTICE: skipping @cross scenarios: %s is missing (make build)", peers.GathererBinary(repo))
 				opts.Tags = andTags(opts.Tags, "~@cross")
 			}
-			if impl == peers.ImplPython {
-				// @go-only scenarios have no Python reference to run against:
-				// listed as n/a in the matrix, not run.
-				na, err := goOnlyScenarios(opts)
+			// Scenarios that do not apply to this implementation or mode
+			// are listed as n/a in the matrix, with the reason, not run.
+			for _, rule := range notApplicable(impl, mode) {
+				na, err := scenariosTagged(opts, rule.tag)
 				if err != nil {
 					t.Fatal(err)
 				}
 				for _, sc := range na {
-					matrix.Record(Result{Scenario: sc.name, Tags: sc.tags, Impl: impl, Mode: mode, NotApplicable: goOnlyReason})
+					matrix.Record(Result{Scenario: sc.name, Tags: sc.tags, Impl: impl, Mode: mode, NotApplicable: rule.reason})
 				}
-				opts.Tags = andTags(opts.Tags, "~"+goOnlyTag)
+				opts.Tags = andTags(opts.Tags, "~"+rule.tag)
 			}
 			junit := filepath.Join(reports, fmt.Sprintf("junit-%s-%s.xml", impl, mode))
 			if opts.Format == "" {
@@ -141,25 +141,45 @@ func TestFeatures(t *testing.T) {
 }
 
 // goOnlyTag marks scenarios that run against our gatherer only; goOnlyReason
-// is what the matrix says for them under python.
+// is what the matrix says for them under python. containerOnlyTag marks
+// scenarios that need a Docker network (taking a peer off it); in process
+// mode the matrix gives peers.NoNetworkReason.
 const (
-	goOnlyTag    = "@go-only"
-	goOnlyReason = "no Python reference: python-foolscap has no stats gatherer, and Tahoe-LAFS <= 1.15.1 (the last with one) cannot be installed here"
+	goOnlyTag        = "@go-only"
+	goOnlyReason     = "no Python reference: python-foolscap has no stats gatherer, and Tahoe-LAFS <= 1.15.1 (the last with one) cannot be installed here"
+	containerOnlyTag = "@container-only"
 )
+
+// naRule says that the scenarios carrying tag do not apply, and why.
+type naRule struct {
+	tag, reason string
+}
+
+// notApplicable returns the rules that hold for an implementation and mode.
+func notApplicable(impl, mode string) []naRule {
+	var rules []naRule
+	if impl == peers.ImplPython {
+		rules = append(rules, naRule{goOnlyTag, goOnlyReason})
+	}
+	if mode == peers.ModeProcess {
+		rules = append(rules, naRule{containerOnlyTag, peers.NoNetworkReason})
+	}
+	return rules
+}
 
 type scenarioRef struct {
 	name string
 	tags []string
 }
 
-// goOnlyScenarios lists the @go-only scenarios that opts (with its tag
+// scenariosTagged lists the scenarios carrying tag that opts (with its tag
 // expression) would run.
-func goOnlyScenarios(opts godog.Options) ([]scenarioRef, error) {
-	opts.Tags = andTags(opts.Tags, goOnlyTag)
+func scenariosTagged(opts godog.Options, tag string) ([]scenarioRef, error) {
+	opts.Tags = andTags(opts.Tags, tag)
 	opts.Output = io.Discard
 	features, err := godog.TestSuite{Options: &opts}.RetrieveFeatures()
 	if err != nil {
-		return nil, fmt.Errorf("read the features to list the %s scenarios: %w", goOnlyTag, err)
+		return nil, fmt.Errorf("read the features to list the %s scenarios: %w", tag, err)
 	}
 	var refs []scenarioRef
 	for _, f := range features {

@@ -15,4 +15,7 @@
 // Tahoe-LAFS <= 1.15.1, which had one, cannot be installed here) run against
 // our gatherer only; under GATHERER=python the runner leaves them out and the
 // matrix shows them as "n/a" with that reason, neither failed nor passed.
+// Scenarios tagged @container-only (taking a peer off its Docker network, in
+// features/faults.feature) are n/a the same way in process mode, where every
+// peer shares the host's loopback. notApplicable holds these rules.
 package conformance
