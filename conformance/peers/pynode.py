@@ -27,6 +27,10 @@ Commands (one per line; each answered with one JSON line):
                        traceback, a 5,000-character message
   incident [LABEL]     a WEIRD event (umid "Ab12Cd") preceded by rich events;
                        answers once the incident file is written, with its name
+  hold-fetches         from now on, hold back the answers to get_incident (a
+                       node too busy to answer), so that a gatherer's fetch
+                       stays under way
+  release-fetches      answer the held get_incident calls and stop holding
   quit                 exit
 
 Announcements: {"event": "ready", "tubid": ..., "logport": ...} once the Tub
@@ -64,6 +68,10 @@ def parse_args(argv):
     p.add_argument("--control")
     p.add_argument("--allow-stdin-close", action="store_true")
     return p.parse_args(argv)
+
+
+def six_str(s):
+    return s.decode("utf-8", "replace") if isinstance(s, bytes) else s
 
 
 def rich_events(label):
@@ -121,6 +129,8 @@ class Node:
         self.tub.setOption("logport-furlfile", furlfile)
         self.subscriptions = {"all": 0, "incidents": 0}
         self.subscribed = []  # Deferreds waiting for a subscription
+        self.holding = False
+        self.held = []  # (Deferred, name) of held get_incident calls
 
     def _watch_subscriptions(self, publisher):
         """Count the subscriptions gatherers make on our logport.
@@ -141,6 +151,20 @@ class Node:
 
             setattr(publisher, method, wrapped)
 
+    def _hold_fetches_on_demand(self, publisher):
+        """Let hold-fetches delay the answers to get_incident."""
+        orig = publisher.remote_get_incident
+
+        def get_incident(name):
+            if not self.holding:
+                return orig(name)
+            d = defer.Deferred()
+            self.held.append((d, name))
+            peerctl.emit({"event": "fetch-held", "name": six_str(name)})
+            return d.addCallback(lambda _: orig(name))
+
+        publisher.remote_get_incident = get_incident
+
     def _subscribed(self, kind):
         self.subscriptions[kind] += 1
         peerctl.emit({"event": "subscribed", "kind": kind})
@@ -155,6 +179,7 @@ class Node:
         # Connections to the gatherers complete in later reactor turns, so
         # the publisher is watched before any gatherer can subscribe.
         self._watch_subscriptions(self.tub.getLogPort())
+        self._hold_fetches_on_demand(self.tub.getLogPort())
         peerctl.emit(dict(self.info([]), event="ready"))
 
     def incident_recorded(self, name, trigger):
@@ -207,6 +232,17 @@ class Node:
         log.msg("trailing event after the trigger", level=log.OPERATIONAL)
         return d
 
+    def hold_fetches(self, args):
+        self.holding = True
+        return {}
+
+    def release_fetches(self, args):
+        self.holding = False
+        held, self.held = self.held, []
+        for d, _ in held:
+            d.callback(None)
+        return {"released": len(held)}
+
     def quit(self, args):
         reactor.callLater(0.1, reactor.stop)
         return {}
@@ -217,7 +253,8 @@ def main(argv):
     node = Node(opts)
     commands = {"info": node.info, "event": node.event, "rich": node.rich,
                 "wait-subscribed": node.wait_subscribed,
-                "incident": node.incident, "quit": node.quit}
+                "incident": node.incident, "hold-fetches": node.hold_fetches,
+                "release-fetches": node.release_fetches, "quit": node.quit}
     d = peerctl.serve(commands, opts.control, opts.allow_stdin_close)
     d.addCallback(lambda _: node.start())
     d.addErrback(lambda f: (sys.stderr.write("pynode: %s\n" % f.getErrorMessage()),
