@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cucumber/godog"
@@ -54,6 +55,12 @@ type world struct {
 	other *peers.Gatherer
 	node  *peers.Node
 	tahoe *peers.Tahoe
+	// nodes are the nodes of the fault scenarios, in the order started;
+	// last is the incident each recorded last (mu guards it: nodes record
+	// side by side).
+	nodes []*peers.Node
+	mu    sync.Mutex
+	last  map[string]string
 	// publisher is the tubid the gatherer files the incident under; incident
 	// is the incident's name (incident-<time>-<unique>).
 	publisher string
@@ -156,6 +163,7 @@ func Initialize(cfg Config) func(*godog.ScenarioContext) {
 		tailSteps(sc)
 		checkSteps(sc)
 		statsSteps(sc)
+		faultSteps(sc)
 	}
 }
 
@@ -177,6 +185,10 @@ func (w *world) report() string {
 	}
 	if w.node != nil {
 		fmt.Fprintf(&b, "--- node %s output:\n%s\n", w.node.Name, w.node.Output())
+	}
+	for _, n := range w.nodes {
+		fmt.Fprintf(&b, "--- node %s (%s) output:\n%s\n", n.Name, n.TubID, n.Output())
+		fmt.Fprintf(&b, "--- node %s incident directory %s:\n%s", n.Name, n.IncidentDir(), listing(n.IncidentDir()))
 	}
 	if w.tahoe != nil {
 		fmt.Fprintf(&b, "--- tahoe %s output:\n%s\n", w.tahoe.Name, w.tahoe.Output())
