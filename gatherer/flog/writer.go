@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	dsbzip2 "github.com/dsnet/compress/bzip2"
-
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
+	"github.com/gatherer/gatherer/internal/bzip2w"
 )
 
 // WriterOptions tunes a Writer.
@@ -22,7 +21,7 @@ type WriterOptions struct {
 // with python-foolscap's exact bytes.
 type Writer struct {
 	bw  *bufio.Writer
-	bz  *dsbzip2.Writer
+	bz  *bzip2w.Writer
 	buf []byte
 }
 
@@ -32,7 +31,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	fw := &Writer{}
 	dst := w
 	if opts.Compress {
-		bz, err := dsbzip2.NewWriter(w, &dsbzip2.WriterConfig{Level: 9})
+		bz, err := bzip2w.NewWriter(w, 9)
 		if err != nil {
 			return nil, fmt.Errorf("starting bzip2 stream: %w", err)
 		}
@@ -52,9 +51,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 // Writer held and did not Close is discarded.
 func (w *Writer) Reset(dst io.Writer) error {
 	if w.bz != nil {
-		if err := w.bz.Reset(dst); err != nil {
-			return fmt.Errorf("starting bzip2 stream: %w", err)
-		}
+		w.bz.Reset(dst)
 		dst = w.bz
 	}
 	w.bw.Reset(dst)

@@ -17,10 +17,10 @@ const maxHeaderLine = 16 << 20
 // bzip2 stream of level 9, like Python's bz2.BZ2File.
 //
 // The zero PyFlog makes a new writer for every incident. NewPyFlog keeps
-// up to n writers for reuse: a bzip2 compressor holds about 2 MB of block
-// and sorting arrays, and allocating and clearing them again for each
-// incident of 50 KB costs a fifth of the compression time and most of the
-// garbage the gatherer makes.
+// up to n writers for reuse: a bzip2 compressor holds about ten bytes of
+// block and sorting arrays per input byte, and allocating and clearing
+// them again for each incident costs a fifth of the compression time and
+// most of the garbage the gatherer makes.
 type PyFlog struct {
 	idle chan *flog.Writer
 }
