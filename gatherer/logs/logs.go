@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 	"github.com/gatherer/gatherer/gatherer/metrics"
 	"github.com/gatherer/gatherer/internal/atomicfile"
+	"github.com/gatherer/gatherer/internal/bzip2w"
 )
 
 // TimeFormat is Python's TIME_FORMAT ("%Y-%m-%d--%H-%M-%S"); file names
@@ -67,10 +67,11 @@ type Options struct {
 	Flog Flog
 	// Rotate is the rotation period; 0 means rotate only on Rotate calls.
 	Rotate time.Duration
-	// Bzip compresses rotated files with the external bzip2, if found.
+	// Bzip compresses each rotated file into FILE.bz2 (bzip2 level 9, the
+	// bytes the bzip2 program writes), in the background, one file per CPU
+	// at a time; the .bz2 appears atomically and the plain file is then
+	// removed.
 	Bzip bool
-	// Bzip2 is the compressor's path; "" looks "bzip2" up on PATH.
-	Bzip2 string
 	// CatchUp asks nodes for the events they have buffered (Python never
 	// does).
 	CatchUp bool
@@ -98,7 +99,7 @@ const DefaultMaxBacklog = 16 << 20
 type Service struct {
 	opts  Options
 	log   *slog.Logger
-	bzip2 string // "" when not compressing
+	bzips chan *bzip2w.Writer // idle compressors, kept for reuse
 
 	mu      sync.Mutex
 	started bool
@@ -120,7 +121,7 @@ type Service struct {
 
 	compressSem chan struct{}
 	stopping    chan struct{} // closed by Close: timer and subscriptions stop
-	abort       chan struct{} // closed when Close gives up waiting: bzip2 killed
+	abort       chan struct{} // closed when Close gives up waiting: compression stops
 	wg          sync.WaitGroup
 }
 
@@ -148,15 +149,7 @@ func New(opts Options) (*Service, error) {
 	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, runtime.NumCPU()), current: map[string]*observer{},
 		stopping: make(chan struct{}), abort: make(chan struct{})}
 	if opts.Bzip {
-		p := opts.Bzip2
-		if p == "" {
-			var err error
-			if p, err = exec.LookPath("bzip2"); err != nil {
-				log.Warn("bzip2 not found on PATH; rotated files will not be compressed", "err", err)
-				p = ""
-			}
-		}
-		s.bzip2 = p
+		s.bzips = make(chan *bzip2w.Writer, runtime.NumCPU())
 	}
 	return s, nil
 }
@@ -242,7 +235,7 @@ func (s *Service) finishStale() error {
 		}
 		if presentRE.MatchString(e.Name()) {
 			stale = append(stale, e.Name())
-		} else if s.bzip2 != "" && rotatedRE.MatchString(e.Name()) {
+		} else if s.opts.Bzip && rotatedRE.MatchString(e.Name()) {
 			s.compressLeftover(filepath.Join(s.opts.Dir, e.Name()))
 		}
 	}
@@ -268,12 +261,15 @@ func (s *Service) finishStale() error {
 }
 
 // compressLeftover compresses a rotated file found uncompressed at start.
-// A .bz2 beside it can only be a partial output: bzip2 removes its input
-// after the output is complete, so a killed bzip2 leaves both.
+// A .bz2 beside it is the partial output of a bzip2 program that was
+// killed (python's gatherer, or ours before it compressed in-process, ran
+// bzip2, which removes its input only after the output is whole), or a
+// whole one whose plain file was not removed yet: either way it is made
+// again.
 func (s *Service) compressLeftover(p string) {
 	if exists(p + ".bz2") {
 		if err := os.Remove(p + ".bz2"); err != nil {
-			s.log.Error("cannot remove the partial output of an interrupted bzip2; leaving the file uncompressed", "file", p+".bz2", "err", err)
+			s.log.Error("cannot remove an earlier compressed copy; leaving the file uncompressed", "file", p+".bz2", "err", err)
 			return
 		}
 		s.log.Info("removed the partial output of an interrupted bzip2", "file", filepath.Base(p)+".bz2")
@@ -384,14 +380,16 @@ func (s *Service) finish(now time.Time) (string, error) {
 	return to, nil
 }
 
-// compress runs bzip2 on p in the background, at most one per CPU at a
-// time (python-foolscap runs one after the other), so that a backlog of
-// rotated files uses every core. It reports whether compression was
-// started.
-// Close waits for it; if Close gives up, bzip2 is killed (the plain file
-// stays, bzip2 removes its partial output).
+// compress compresses p into p.bz2 in the background, at most one file per
+// CPU at a time (python-foolscap runs the bzip2 program on one file after
+// the other), so that a backlog of rotated files uses every core. It
+// reports whether compression was started. The .bz2 appears atomically
+// (temporary file, fsync, rename, fsync of the directory) before p is
+// removed, so a crash leaves p whole and perhaps a whole .bz2, never a
+// partial one. Close waits for it; if Close gives up, compression stops
+// and p stays.
 func (s *Service) compress(p string) bool {
-	if s.bzip2 == "" {
+	if !s.opts.Bzip {
 		return false
 	}
 	s.wg.Add(1)
@@ -403,21 +401,71 @@ func (s *Service) compress(p string) bool {
 			return
 		}
 		defer func() { <-s.compressSem }()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() {
-			select {
-			case <-s.abort:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		out, err := exec.CommandContext(ctx, s.bzip2, p).CombinedOutput()
-		if err != nil {
-			s.log.Error("compressing a rotated file failed", "file", p, "err", err, "output", strings.TrimSpace(string(out)))
+		if err := s.compressFile(p); err != nil {
+			s.log.Error("compressing a rotated file failed; it stays uncompressed (the next start tries again)", "file", p, "err", err)
 		}
 	}()
 	return true
+}
+
+// compressFile writes p.bz2 and removes p.
+func (s *Service) compressFile(p string) error {
+	in, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var bz *bzip2w.Writer
+	select {
+	case bz = <-s.bzips:
+	default:
+	}
+	err = atomicfile.Writer{}.WriteFile(p+".bz2", func(w io.Writer) error {
+		if bz == nil {
+			var err error
+			if bz, err = bzip2w.NewWriter(w, bzip2w.BestCompression); err != nil {
+				return err
+			}
+		} else {
+			bz.Reset(w)
+		}
+		if _, err := io.Copy(bz, abortReader{r: in, abort: s.abort}); err != nil {
+			return err
+		}
+		return bz.Close()
+	})
+	if err == nil && bz != nil {
+		select {
+		case s.bzips <- bz:
+		default:
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("remove the plain file after compressing it: %w", err)
+	}
+	return nil
+}
+
+// errAborted stops a compression when Close gives up waiting.
+var errAborted = errors.New("the gatherer is shutting down")
+
+// abortReader fails once abort is closed, so that a long compression stops
+// at the next read.
+type abortReader struct {
+	r     io.Reader
+	abort <-chan struct{}
+}
+
+func (a abortReader) Read(p []byte) (int, error) {
+	select {
+	case <-a.abort:
+		return 0, errAborted
+	default:
+	}
+	return a.r.Read(p)
 }
 
 func (s *Service) rotateLoop() {

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"compress/bzip2"
 	"context"
 	"errors"
@@ -167,11 +168,6 @@ func TestRotationNamingAndContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bzip {
-				if _, err := exec.LookPath("bzip2"); err != nil {
-					t.Skip("skipping: no bzip2 on PATH (apt-get install bzip2)")
-				}
-			}
 			dir := t.TempDir()
 			c := &clock{t: time.Date(2026, 11, 27, 6, 10, 12, 355345000, time.UTC), step: 10 * time.Second}
 			s, _ := newService(t, dir, c, func(o *Options) { o.Bzip = tt.bzip })
@@ -366,13 +362,10 @@ func TestSameSecondAsPreviousRun(t *testing.T) {
 }
 
 // TestLeftoverRotatedFilesCompressed: with --bzip, a start compresses the
-// rotated files a previous run left uncompressed (a bzip2 killed with the
-// gatherer leaves its input and a partial .bz2: the partial one is
-// replaced), and touches nothing else.
+// rotated files a previous run left uncompressed (a bzip2 program killed
+// with python's gatherer leaves its input and a partial .bz2: the partial
+// one is replaced), and touches nothing else.
 func TestLeftoverRotatedFilesCompressed(t *testing.T) {
-	if _, err := exec.LookPath("bzip2"); err != nil {
-		t.Skip("skipping: no bzip2 on PATH (make deps installs it)")
-	}
 	dir := t.TempDir()
 	files := map[string]string{
 		"from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog":     "# foolscap flogfile v1\n{\"a\": 1}\n",
@@ -423,5 +416,75 @@ func TestLeftoverRotatedFilesCompressed(t *testing.T) {
 	}
 	if partial != 1 || leftover != 2 {
 		t.Errorf("log lines: %d partial outputs removed, %d leftovers compressed; want 1 and 2:\n%s", partial, leftover, strings.Join(lines, "\n"))
+	}
+}
+
+// TestCompressedLikeBzip2Program: a rotated file is compressed in-process
+// into the very bytes `bzip2 -9` (what python's gatherer runs) makes of it,
+// the plain file is removed and no temporary file is left.
+func TestCompressedLikeBzip2Program(t *testing.T) {
+	bzip2Prog, err := exec.LookPath("bzip2")
+	if err != nil {
+		t.Skip("skipping the comparison with the bzip2 program: not on PATH (make deps installs it)")
+	}
+	dir := t.TempDir()
+	name := "from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog"
+	var body strings.Builder
+	body.WriteString("# foolscap flogfile v1\n")
+	for i := range 5000 {
+		fmt.Fprintf(&body, "{\"from\": \"67xgfwcpbiuyd6sviaef4ztfpmnld3a4\", \"rx_time\": %d.25, \"d\": {\"message\": \"event %d\", \"num\": %d}}\n", 1795759817+i, i*7919%5000, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := exec.Command(bzip2Prog, "-9", "-c", filepath.Join(dir, name)).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), step: 0}
+	s, _ := newService(t, dir, c, func(o *Options) { o.Bzip = true })
+	if _, err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, name+".bz2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("our %d compressed bytes differ from bzip2 -9's %d", len(got), len(want))
+	}
+	for _, n := range listDir(t, dir) {
+		if n == name || strings.HasSuffix(n, ".tmp") {
+			t.Errorf("left behind: %s", n)
+		}
+	}
+}
+
+// TestCloseGivesUpOnCompression: when Close's context ends before a
+// compression does, the compression stops at its next read, the plain
+// file stays whole and no .bz2 or temporary file appears.
+func TestCloseGivesUpOnCompression(t *testing.T) {
+	dir := t.TempDir()
+	name := "from-2026-11-27--05-00-00Z---to-2026-11-27--05-10-00Z.flog"
+	body := bytes.Repeat([]byte("{\"d\": {\"message\": \"x\"}}\n"), 2<<20) // 50 MB: seconds to compress
+	if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), step: 0}
+	s, _ := newService(t, dir, c, func(o *Options) { o.Bzip = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Close(ctx); err == nil {
+		t.Fatal("Close waited for a 50 MB compression within 50 ms; make the file bigger")
+	}
+	s.wg.Wait() // the compression goroutine stops at its next read
+	got, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("the plain file did not stay whole (%d bytes, %v)", len(got), err)
+	}
+	for _, n := range listDir(t, dir) {
+		if n == name+".bz2" || strings.HasSuffix(n, ".tmp") {
+			t.Errorf("left behind: %s", n)
+		}
 	}
 }
