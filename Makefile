@@ -26,7 +26,8 @@ STATICCHECK := $(GOBIN)/staticcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian packages: python-foolscap 21.7 (peers, reference gatherers, flogtool,
-# twistd3), bzip2 (the log gatherer's --bzip), debootstrap (peer root
+# twistd3), bzip2 (python's log gatherer's --bzip; the reference our
+# in-process compressor is compared with), debootstrap (peer root
 # filesystems), curl (Tahoe's report_incident), util-linux (unshare for the
 # chroot helper).
 DEBIAN_PACKAGES := python3-foolscap python3-twisted bzip2 busybox-static debootstrap curl ca-certificates util-linux
