@@ -93,3 +93,29 @@ func (PyFlog) ReadHeader(r io.Reader) (any, error) {
 	}
 	return h, nil
 }
+
+// Check implements Flog: the bzip2 stream must decompress to its end (its
+// CRCs checked) and the flogfile end with a complete line.
+func (PyFlog) Check(r io.Reader) error {
+	br := bufio.NewReader(bzip2.NewReader(bufio.NewReader(r)))
+	var last byte
+	buf := make([]byte, 32<<10)
+	n := 0
+	for {
+		k, err := br.Read(buf)
+		if k > 0 {
+			last = buf[k-1]
+			n += k
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("bzip2 stream: %w", err)
+		}
+	}
+	if n == 0 || last != '\n' {
+		return errors.New("the file ends in the middle of a line")
+	}
+	return nil
+}

@@ -51,7 +51,7 @@ func Reclassify(ctx context.Context, dir string, fl Flog, c Classifier, log *slo
 		res.Incidents++
 		log.Info(fmt.Sprintf("classified %s as [%s]", st.rel, strings.Join(cats, ",")))
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return res, err
 	}

@@ -1,8 +1,11 @@
 package incident
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -326,5 +329,70 @@ func TestNodeLostMidIncident(t *testing.T) {
 		if got := node.fetchCount(n); got != want {
 			t.Errorf("%s fetched %d times, want %d", n, got, want)
 		}
+	}
+}
+
+// TestDamagedNewestFileFetchedAgain: a directory taken over from python's
+// gatherer, which writes incident files in place, holds the incident it was
+// writing when it was killed, cut short, with latest already naming it. At
+// start the damaged file is set aside as .damaged and latest moved back
+// before it, so the node offers it again: it is stored whole, classified
+// once, and the node's other incidents are not fetched again.
+func TestDamagedNewestFileFetchedAgain(t *testing.T) {
+	h := newHarness(t)
+	real := func(o *Options) { o.Flog = NewPyFlog(1) }
+	node := newFakeNode(tubA)
+	for i, n := range []string{inc1, inc2, inc3} {
+		node.add(n, trigger("a", int64(i)))
+	}
+	s := h.start(t, real)
+	if err := s.Logport(t.Context(), tubA, node); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc3, 1)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node.wg.Wait()
+	p := filepath.Join(h.dir, relPath(tubA, inc3))
+	whole, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, whole[:len(whole)/2], 0o644); err != nil { // killed mid-write
+		t.Fatal(err)
+	}
+
+	h.rec = newRecorder()
+	s2 := h.start(t, real)
+	h.rec.waitFor(t, "set aside the damaged incident file", 1)
+	if got := h.read(t, "incidents/"+tubA+"/latest"); got != inc2+"\n" {
+		t.Errorf("latest = %q, want %q", got, inc2+"\n")
+	}
+	if !h.exists("incidents/" + tubA + "/" + inc3 + fileSuffix + DamagedSuffix) {
+		t.Error("the damaged file was not kept as .damaged")
+	}
+	if err := s2.Logport(t.Context(), tubA, node); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc3, 1)
+	if err := s2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node.wg.Wait()
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, whole) {
+		t.Errorf("the incident fetched again differs from the first copy (%d vs %d bytes, %v)", len(got), len(whole), err)
+	}
+	for n, want := range map[string]int{inc1: 1, inc2: 1, inc3: 2} {
+		if got := node.fetchCount(n); got != want {
+			t.Errorf("%s fetched %d times, want %d", n, got, want)
+		}
+	}
+	if got := h.read(t, "incidents/"+tubA+"/latest"); got != inc3+"\n" {
+		t.Errorf("latest at the end = %q", got)
+	}
+	cls := h.read(t, "classified/unknown")
+	if c := strings.Count(cls, inc3); c != 1 {
+		t.Errorf("classified/unknown lists %s %d times:\n%s", inc3, c, cls)
 	}
 }

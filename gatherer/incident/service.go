@@ -207,7 +207,10 @@ func (s *Service) Start(ctx context.Context) error {
 	s.log.Info(fmt.Sprintf("%d incidents already classified", n))
 
 	count := 0
+	good := map[string][]string{}    // tubid -> readable stored incidents
+	damaged := map[string][]string{} // tubid -> unreadable ones
 	err = walkStored(ctx, s.opts.Dir, s.opts.Flog, s.log, func(st stored) error {
+		good[st.tubid] = append(good[st.tubid], st.name)
 		s.mu.Lock()
 		s.remember(st.name, st.tubid, fingerprint(st.trigger))
 		done := s.classified[st.rel]
@@ -220,9 +223,17 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 		count++
 		return nil
-	})
+	}, func(tubid, name string) { damaged[tubid] = append(damaged[tubid], name) })
 	if err != nil {
 		return err
+	}
+	for tubid, names := range damaged {
+		nodedir := filepath.Join(s.opts.Dir, IncidentsDir, tubid)
+		for _, name := range names {
+			if err := setAside(nodedir, name, good[tubid], s.opts.Create, s.log); err != nil {
+				return err
+			}
+		}
 	}
 	s.log.Info(fmt.Sprintf("done classifying %d stored incidents", count))
 	return nil

@@ -102,8 +102,10 @@ type stored struct {
 
 // walkStored calls fn for every readable incidents/<tubid>/incident-*.flog.bz2,
 // in sorted order, removing temporary files on the way. Unreadable files are
-// logged and skipped.
-func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn func(stored) error) error {
+// logged, passed to damaged if it is not nil, and skipped. With damaged set,
+// the newest file of each node is also read to its end: it is the one a
+// gatherer writing in place (python's) was writing if it was killed.
+func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn func(stored) error, damaged func(tubid, name string)) error {
 	in := filepath.Join(dir, IncidentsDir)
 	nodes, err := os.ReadDir(in)
 	if err != nil {
@@ -130,22 +132,85 @@ func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn f
 			}
 		}
 		sort.Strings(names)
-		for _, fname := range names {
+		for i, fname := range names {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			p := filepath.Join(nodedir, fname)
+			name := strings.TrimSuffix(fname, fileSuffix)
 			trig, err := readTrigger(fl, p)
+			if err == nil && damaged != nil && i == len(names)-1 {
+				err = checkFile(fl, p)
+			}
 			if err != nil {
 				log.Error("cannot read stored incident; skipping it", "file", p, "err", err)
+				if damaged != nil {
+					damaged(n.Name(), name)
+				}
 				continue
 			}
-			name := strings.TrimSuffix(fname, fileSuffix)
 			if err := fn(stored{tubid: n.Name(), name: name, rel: relPath(n.Name(), name), trigger: trig}); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
+
+func checkFile(fl Flog, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return fl.Check(f)
+}
+
+// DamagedSuffix is added to the name of a stored incident file found
+// unreadable at start; the file is kept for the operator.
+const DamagedSuffix = ".damaged"
+
+// setAside renames a damaged stored incident out of the way and moves the
+// node's latest back before it, so that the node offers the incident again
+// and it is fetched whole (the node still has it unless it was deleted
+// there). good lists the node's readable stored incidents; those are not
+// fetched again, as a stored file's name is never fetched twice.
+func setAside(nodedir, name string, good []string, create atomicfile.CreateFunc, log *slog.Logger) error {
+	p := filepath.Join(nodedir, name+fileSuffix)
+	if err := atomicfile.Rename(p, p+DamagedSuffix); err != nil {
+		return fmt.Errorf("set aside damaged incident %s: %w", p, err)
+	}
+	latest, err := readLatest(nodedir)
+	if err != nil {
+		return err
+	}
+	if latest == "" || latest < name {
+		log.Warn(fmt.Sprintf("set aside the damaged incident file %s as %s; it will be fetched again if the node still has it", p, filepath.Base(p+DamagedSuffix)))
+		return nil
+	}
+	back := ""
+	for _, g := range good {
+		if g < name && g > back {
+			back = g
+		}
+	}
+	lp := filepath.Join(nodedir, LatestFile)
+	if back == "" {
+		err = os.Remove(lp)
+	} else {
+		err = atomicfile.Writer{Create: create}.WriteFile(lp, func(w io.Writer) error {
+			_, err := io.WriteString(w, back+"\n")
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("move latest back before damaged incident %s: %w", p, err)
+	}
+	if back == "" {
+		back = "(none)"
+	}
+	log.Warn(fmt.Sprintf("set aside the damaged incident file %s as %s and moved latest back from %s to %s; it will be fetched again if the node still has it",
+		p, filepath.Base(p+DamagedSuffix), latest, back))
 	return nil
 }
 
