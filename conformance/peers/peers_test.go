@@ -166,22 +166,7 @@ func TestStatsProviderArgs(t *testing.T) {
 // the process driver's control channel, with no gatherer: info, an event, an
 // unknown command, and an incident recorded to its log directory.
 func TestPynodeControl(t *testing.T) {
-	pyfoolscap.Need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewProcessDriver(Options{Impl: ImplPython, Repo: repo, Dir: t.TempDir(), RunID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := d.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	ctx, d := pythonProcessDriver(t)
 	n, err := d.StartNode(ctx, NodeSpec{Name: "node", TrailingDelay: 0.5})
 	if err != nil {
 		t.Fatal(err)
@@ -339,22 +324,7 @@ func TestPystatsProvides(t *testing.T) {
 // and run again it keeps its tubid and its incidents, and it cannot be taken
 // off a network.
 func TestProcessFaults(t *testing.T) {
-	pyfoolscap.Need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewProcessDriver(Options{Impl: ImplPython, Repo: repo, Dir: t.TempDir(), RunID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := d.Close(context.Background()); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	}()
+	ctx, d := pythonProcessDriver(t)
 	f := d.(Faults)
 	n, err := d.StartNode(ctx, NodeSpec{Name: "node", TrailingDelay: 0.5})
 	if err != nil {
@@ -401,4 +371,27 @@ func TestProcessFaults(t *testing.T) {
 	if err := f.Disconnect(ctx, n); !errors.Is(err, ErrNoNetwork) {
 		t.Errorf("Disconnect in process mode: %v, want ErrNoNetwork", err)
 	}
+}
+
+// pythonProcessDriver is a process driver for python peers with a minute's
+// context, both ended with the test; it skips without python-foolscap.
+func pythonProcessDriver(t *testing.T) (context.Context, Driver) {
+	t.Helper()
+	pyfoolscap.Need(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewProcessDriver(Options{Impl: ImplPython, Repo: repo, Dir: t.TempDir(), RunID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return ctx, d
 }
