@@ -79,7 +79,31 @@ func (p PyFlog) WriteIncident(w io.Writer, header any, from string, rxTime float
 
 // ReadHeader implements Flog.
 func (PyFlog) ReadHeader(r io.Reader) (any, error) {
-	fr, err := flog.NewReader(bzip2.NewReader(bufio.NewReader(r)), flog.ReaderOptions{MaxLineSize: maxHeaderLine})
+	return readHeader(bzip2.NewReader(bufio.NewReader(r)))
+}
+
+// ReadWhole implements Flog: the header as ReadHeader reads it, then the
+// rest of the bzip2 stream to its end (its CRCs checked), which must end
+// the flogfile with a complete line.
+func (PyFlog) ReadWhole(r io.Reader) (any, error) {
+	src := &lastByteReader{r: bzip2.NewReader(bufio.NewReader(r))}
+	h, err := readHeader(src)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return nil, fmt.Errorf("bzip2 stream: %w", err)
+	}
+	if src.last != '\n' {
+		return nil, errors.New("the file ends in the middle of a line")
+	}
+	return h, nil
+}
+
+// readHeader returns the value of the {"header": ...} line that starts
+// the decompressed flogfile src.
+func readHeader(src io.Reader) (any, error) {
+	fr, err := flog.NewReader(src, flog.ReaderOptions{MaxLineSize: maxHeaderLine})
 	if err != nil {
 		return nil, err
 	}
@@ -94,28 +118,16 @@ func (PyFlog) ReadHeader(r io.Reader) (any, error) {
 	return h, nil
 }
 
-// Check implements Flog: the bzip2 stream must decompress to its end (its
-// CRCs checked) and the flogfile end with a complete line.
-func (PyFlog) Check(r io.Reader) error {
-	br := bufio.NewReader(bzip2.NewReader(bufio.NewReader(r)))
-	var last byte
-	buf := make([]byte, 32<<10)
-	n := 0
-	for {
-		k, err := br.Read(buf)
-		if k > 0 {
-			last = buf[k-1]
-			n += k
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("bzip2 stream: %w", err)
-		}
+// lastByteReader remembers the last byte read through it.
+type lastByteReader struct {
+	r    io.Reader
+	last byte
+}
+
+func (l *lastByteReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
 	}
-	if n == 0 || last != '\n' {
-		return errors.New("the file ends in the middle of a line")
-	}
-	return nil
+	return n, err
 }

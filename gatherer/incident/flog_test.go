@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
+	"github.com/gatherer/gatherer/internal/bzip2w"
 )
 
 func decompress(t *testing.T, b []byte) []byte {
@@ -131,5 +133,50 @@ func TestStoredFileReadByFlogtool(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("flogtool dump output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestReadWhole: ReadWhole gives ReadHeader's header for a whole file, and
+// refuses a file whose header reads but whose stream is cut short or whose
+// last line is cut in the middle, as an in-place writer killed mid-write
+// leaves them.
+func TestReadWhole(t *testing.T) {
+	var whole bytes.Buffer
+	header := banana.NewDict("type", "incident", "trigger", trigger("a", 1))
+	events := make([]any, 400)
+	for i := range events {
+		events[i] = banana.NewDict("message", fmt.Sprintf("event %d of a long enough incident", i), "num", int64(i))
+	}
+	if err := (PyFlog{}).WriteIncident(&whole, header, tubA, 1.5, events); err != nil {
+		t.Fatal(err)
+	}
+	h, err := (PyFlog{}).ReadWhole(bytes.NewReader(whole.Bytes()))
+	if err != nil || fingerprint(mustTrigger(t, h)) != fingerprint(trigger("a", 1)) {
+		t.Fatalf("whole file: header %v, error %v", h, err)
+	}
+
+	// Lines cut in the middle, but a bzip2 stream of its own: the header
+	// reads, the rest does not end a line.
+	plain := decompress(t, whole.Bytes())
+	var cut bytes.Buffer
+	bz, err := bzip2w.NewWriter(&cut, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bz.Write(plain[:len(plain)-10]); err != nil {
+		t.Fatal(err)
+	}
+	if err := bz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (PyFlog{}).ReadHeader(bytes.NewReader(cut.Bytes())); err != nil {
+		t.Fatalf("ReadHeader of the cut file: %v", err)
+	}
+	if _, err := (PyFlog{}).ReadWhole(bytes.NewReader(cut.Bytes())); err == nil || !strings.Contains(err.Error(), "middle of a line") {
+		t.Errorf("ReadWhole of a file cut mid-line: %v", err)
+	}
+	// The compressed stream cut short.
+	if _, err := (PyFlog{}).ReadWhole(bytes.NewReader(whole.Bytes()[:whole.Len()-20])); err == nil {
+		t.Error("ReadWhole accepted a truncated bzip2 stream")
 	}
 }

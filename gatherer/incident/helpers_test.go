@@ -59,10 +59,7 @@ func (f *fakeFlog) ReadHeader(r io.Reader) (any, error) {
 	return w.header, nil
 }
 
-func (f *fakeFlog) Check(r io.Reader) error {
-	_, err := f.ReadHeader(r)
-	return err
-}
+func (f *fakeFlog) ReadWhole(r io.Reader) (any, error) { return f.ReadHeader(r) }
 
 // stored returns what was written to a file on disk.
 func (f *fakeFlog) stored(t *testing.T, path string) written {

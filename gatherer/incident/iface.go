@@ -42,8 +42,8 @@ type Flog interface {
 	// ReadHeader reads a bzip2-compressed flogfile far enough to return the
 	// value of its {"header": ...} line.
 	ReadHeader(r io.Reader) (header any, err error)
-	// Check reads a whole stored file and reports whether it is complete
-	// (a gatherer that writes in place, as python's does, leaves a
-	// truncated file when it is killed mid-write).
-	Check(r io.Reader) error
+	// ReadWhole is ReadHeader that also reads the rest of the file and
+	// fails unless it is complete (a gatherer that writes in place, as
+	// python's does, leaves a truncated file when it is killed mid-write).
+	ReadWhole(r io.Reader) (header any, err error)
 }

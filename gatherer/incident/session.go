@@ -364,12 +364,7 @@ func (ss *session) advanceLatest(name string) bool {
 	if name <= ss.latest {
 		return true
 	}
-	p := filepath.Join(ss.nodedir(), LatestFile)
-	err := atomicfile.Writer{Create: ss.svc.opts.Create}.WriteFile(p, func(w io.Writer) error {
-		_, err := io.WriteString(w, name+"\n")
-		return err
-	})
-	if err != nil {
+	if err := writeLatest(ss.nodedir(), name, ss.svc.opts.Create); err != nil {
 		ss.svc.log.Error("cannot record the last known incident", "tubid", ss.tubid, "err", err)
 		return false
 	}

@@ -138,10 +138,11 @@ func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn f
 			}
 			p := filepath.Join(nodedir, fname)
 			name := strings.TrimSuffix(fname, fileSuffix)
-			trig, err := readTrigger(fl, p)
-			if err == nil && damaged != nil && i == len(names)-1 {
-				err = checkFile(fl, p)
+			read := fl.ReadHeader
+			if damaged != nil && i == len(names)-1 {
+				read = fl.ReadWhole
 			}
+			trig, err := readTrigger(read, p)
 			if err != nil {
 				log.Error("cannot read stored incident; skipping it", "file", p, "err", err)
 				if damaged != nil {
@@ -155,15 +156,6 @@ func walkStored(ctx context.Context, dir string, fl Flog, log *slog.Logger, fn f
 		}
 	}
 	return nil
-}
-
-func checkFile(fl Flog, p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return fl.Check(f)
 }
 
 // DamagedSuffix is added to the name of a stored incident file found
@@ -194,14 +186,10 @@ func setAside(nodedir, name string, good []string, create atomicfile.CreateFunc,
 			back = g
 		}
 	}
-	lp := filepath.Join(nodedir, LatestFile)
 	if back == "" {
-		err = os.Remove(lp)
+		err = os.Remove(filepath.Join(nodedir, LatestFile))
 	} else {
-		err = atomicfile.Writer{Create: create}.WriteFile(lp, func(w io.Writer) error {
-			_, err := io.WriteString(w, back+"\n")
-			return err
-		})
+		err = writeLatest(nodedir, back, create)
 	}
 	if err != nil {
 		return fmt.Errorf("move latest back before damaged incident %s: %w", p, err)
@@ -214,13 +202,15 @@ func setAside(nodedir, name string, good []string, create atomicfile.CreateFunc,
 	return nil
 }
 
-func readTrigger(fl Flog, p string) (any, error) {
+// readTrigger returns the trigger of the header that read (a Flog's
+// ReadHeader or ReadWhole) finds in the file p.
+func readTrigger(read func(io.Reader) (any, error), p string) (any, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	h, err := fl.ReadHeader(f)
+	h, err := read(f)
 	if err != nil {
 		return nil, err
 	}
@@ -245,4 +235,12 @@ func readLatest(nodedir string) (string, error) {
 		return "", fmt.Errorf("read latest: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// writeLatest records name as the node's last known incident, atomically.
+func writeLatest(nodedir, name string, create atomicfile.CreateFunc) error {
+	return atomicfile.Writer{Create: create}.WriteFile(filepath.Join(nodedir, LatestFile), func(w io.Writer) error {
+		_, err := io.WriteString(w, name+"\n")
+		return err
+	})
 }
