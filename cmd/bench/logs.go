@@ -274,7 +274,12 @@ func (b *bench) bzipStage(ctx context.Context, data []byte, files int) (float64,
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = g.Stop(context.Background()) }()
+	defer func() {
+		if err := stopGatherer(g, 60*time.Second); err != nil {
+			b.log.Warn("stopping the gatherer", "case", "bzip stage", "err", err)
+		}
+		_ = os.RemoveAll(g.Spec.Dir)
+	}()
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	plain := func() int {

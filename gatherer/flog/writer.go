@@ -46,9 +46,9 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 }
 
 // Reset starts a new flogfile on w with the same options, reusing the
-// Writer's buffers and, for bzip2, its compressor (about 2 MB of block and
-// sorting arrays that a new Writer would allocate again). Whatever the
-// Writer held and did not Close is discarded.
+// Writer's buffers and, for bzip2, its compressor (about ten bytes of block
+// and sorting arrays per input byte, which a new Writer would allocate
+// again). Whatever the Writer held and did not Close is discarded.
 func (w *Writer) Reset(dst io.Writer) error {
 	if w.bz != nil {
 		w.bz.Reset(dst)
