@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,9 +94,10 @@ type Options struct {
 	// FetchSlotHold is how long a fetch keeps its place in the bound; 0
 	// means DefaultFetchSlotHold.
 	FetchSlotHold time.Duration
-	// MaxConcurrentWrites bounds the incidents compressed and written at
-	// once across all nodes (bzip2 is CPU-bound: more writers than cores
-	// only add compressors' memory); 0 means GOMAXPROCS.
+	// MaxConcurrentWrites bounds the incidents compressed at once across
+	// all nodes (bzip2 is CPU-bound: more compressors than cores only add
+	// their memory); writing the file to disk is not bounded by it. 0
+	// means GOMAXPROCS.
 	MaxConcurrentWrites int
 	// Metrics receives the gatherer's own counters (connected nodes,
 	// incidents, events and bytes stored, errors, fetch latency); nil
@@ -109,8 +111,9 @@ type Service struct {
 	opts Options
 	log  *slog.Logger
 
-	fetchSlots chan struct{} // one token per incident being fetched
-	writeSlots chan struct{} // one token per incident being written
+	fetchSlots chan struct{}      // one token per incident being fetched
+	writeSlots chan struct{}      // one token per incident being compressed
+	buffers    chan *bytes.Buffer // idle buffers for compressed incidents
 
 	mu         sync.Mutex
 	closed     bool
@@ -171,6 +174,7 @@ func New(opts Options) (*Service, error) {
 		log:        log,
 		fetchSlots: make(chan struct{}, opts.MaxConcurrentFetches),
 		writeSlots: make(chan struct{}, opts.MaxConcurrentWrites),
+		buffers:    make(chan *bytes.Buffer, opts.MaxConcurrentFetches),
 		sessions:   map[string]*session{},
 		held:       map[string][]heldIncident{},
 		classified: map[string]bool{},
@@ -370,6 +374,32 @@ func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 	s.classified[rel] = true
 	s.log.Info(fmt.Sprintf("classified %s as [%s]", rel, strings.Join(cats, ",")))
 	return cats, nil
+}
+
+// maxIdleBuffer is the largest buffer kept for reuse; a rare huge incident
+// does not pin its memory afterwards.
+const maxIdleBuffer = 1 << 20
+
+// buffer returns an empty buffer for one compressed incident.
+func (svc *Service) buffer() *bytes.Buffer {
+	select {
+	case b := <-svc.buffers:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+// giveBack keeps b for reuse unless it is large or enough are idle.
+func (svc *Service) giveBack(b *bytes.Buffer) {
+	if b.Cap() > maxIdleBuffer {
+		return
+	}
+	b.Reset()
+	select {
+	case svc.buffers <- b:
+	default:
+	}
 }
 
 // fetchSlot waits for a place among the fetches in flight and returns the

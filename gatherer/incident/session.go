@@ -313,13 +313,21 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	case <-ctx.Done():
 		return outcomeRetry
 	}
+	// The file is compressed into memory under a write slot, and written,
+	// fsynced and renamed after the slot is given back: the slots bound
+	// the CPU-bound compression, and a writer waiting on the disk must not
+	// keep another incident from being compressed meanwhile.
 	rx := float64(svc.opts.Now().UnixNano()) / 1e9
-	var written countingWriter
-	err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
-		written.w = wr
-		return svc.opts.Flog.WriteIncident(&written, header, ss.tubid, rx, events)
-	})
+	buf := svc.buffer()
+	defer svc.giveBack(buf)
+	err = svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
 	<-svc.writeSlots
+	if err == nil {
+		err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
+			_, err := wr.Write(buf.Bytes())
+			return err
+		})
+	}
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
@@ -327,7 +335,7 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	}
 	m.AddIncidents(1)
 	m.AddEvents(len(events))
-	m.AddBytesWritten(written.n)
+	m.AddBytesWritten(buf.Len())
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
 	svc.mu.Unlock()
@@ -344,18 +352,6 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 func tooLarge(err error) bool {
 	return errors.Is(err, banana.ErrMessageTooLarge) || errors.Is(err, banana.ErrStringTooLong) ||
 		errors.Is(err, banana.ErrTooManyItems)
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += n
-	return n, err
 }
 
 // advanceLatest rewrites latest if name sorts after it (Python compares
