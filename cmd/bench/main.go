@@ -30,6 +30,8 @@ type config struct {
 	out       string
 	root      string
 	profile   bool
+	oursOnly  bool
+	goArgs    []string
 
 	incidentNodes []int
 	incidents     int
@@ -91,6 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.out, "out", "reports/bench", "output directory")
 	fs.StringVar(&cfg.root, "root", ".", "the gatherer module's root (where go.mod is)")
 	fs.BoolVar(&cfg.profile, "profile", false, "also profile our gatherer in-process under the incident and log workloads (writes *.pprof and the top costs)")
+	fs.BoolVar(&cfg.oursOnly, "ours-only", false, "measure our gatherer only (quick loops while tuning; the ratios need python)")
+	goArgs := fs.String("go-args", "", "space-separated extra arguments for our `gatherer run` (to try its flags, e.g. \"--max-fetches 32\")")
 	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,50,100,500; quick 1,10,100)")
 	fs.IntVar(&cfg.incidents, "incidents", 0, "incidents per node (default 4; quick 2)")
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
@@ -108,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	cfg.goArgs = strings.Fields(*goArgs)
 	for _, w := range strings.Split(*workloads, ",") {
 		w = strings.TrimSpace(w)
 		if w == "" {
@@ -224,7 +229,9 @@ func newBench(ctx context.Context, cfg config, logger *slog.Logger) (*bench, err
 			b.checkBin = cb
 		}
 	}
-	if out, err := exec.CommandContext(ctx, python, "-c", "import foolscap").CombinedOutput(); err != nil {
+	if cfg.oursOnly {
+		b.pyErr = "-ours-only was given"
+	} else if out, err := exec.CommandContext(ctx, python, "-c", "import foolscap").CombinedOutput(); err != nil {
 		b.pyErr = fmt.Sprintf("%s cannot import foolscap: %v %s", python, err, strings.TrimSpace(string(out)))
 		logger.Warn("python-foolscap is missing: only our figures are measured", "err", b.pyErr)
 	} else {
@@ -263,7 +270,7 @@ func (b *bench) gathererDir(name string) string {
 
 func (b *bench) startGatherer(ctx context.Context, impl, kind string, bzip bool, name string) (*loadnode.Gatherer, error) {
 	return loadnode.StartGatherer(ctx, loadnode.GathererSpec{Impl: impl, Kind: kind, Bzip: bzip,
-		Dir: b.gathererDir(name), Binary: b.binary})
+		Dir: b.gathererDir(name), Binary: b.binary, ExtraRunArgs: b.cfg.goArgs})
 }
 
 func stopGatherer(g *loadnode.Gatherer, timeout time.Duration) error {
