@@ -118,9 +118,10 @@ type Service struct {
 	mu         sync.Mutex
 	closed     bool
 	sessions   map[string]*session
-	held       map[string][]heldIncident  // incident name -> copies stored
-	classified map[string]bool            // relative paths listed in classified/*
-	listed     map[string]map[string]bool // category -> relative paths in its file
+	held       map[string][]heldIncident       // incident name -> copies stored
+	classified map[string]bool                 // relative paths listed in classified/*
+	listed     map[string]map[string]bool      // category -> relative paths in its file
+	appenders  map[string]*atomicfile.Appender // category -> its file's appender
 	wg         sync.WaitGroup
 }
 
@@ -179,6 +180,7 @@ func New(opts Options) (*Service, error) {
 		held:       map[string][]heldIncident{},
 		classified: map[string]bool{},
 		listed:     map[string]map[string]bool{},
+		appenders:  map[string]*atomicfile.Appender{},
 	}, nil
 }
 
@@ -348,32 +350,58 @@ func (s *Service) heldElsewhere(name, tubid, fp string) (string, bool) {
 }
 
 // classifyAndRecord classifies one stored incident, appends its path to each
-// category file that does not list it yet, and prints Python's line.
+// category file that does not list it yet, and prints Python's line. The
+// categories to write are claimed under s.mu and written outside it: an
+// fsync must not stall every other node's session, and concurrent
+// incidents of one category share one fsync (atomicfile.Appender).
 func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 	cats := s.opts.Classifier.Classify(trigger)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, c := range cats {
 		if err := classify.ValidCategory(c); err != nil {
 			return nil, fmt.Errorf("classifier returned a bad category: %w", err)
 		}
 	}
+	var claimed []string
+	s.mu.Lock()
 	for _, c := range cats {
 		if s.listed[c][rel] {
 			continue
-		}
-		p := filepath.Join(s.opts.Dir, ClassifiedDir, c)
-		if err := atomicfile.AppendLine(p, []byte(rel+"\n")); err != nil {
-			return nil, fmt.Errorf("record classification: %w", err)
 		}
 		if s.listed[c] == nil {
 			s.listed[c] = map[string]bool{}
 		}
 		s.listed[c][rel] = true
+		claimed = append(claimed, c)
 	}
+	s.mu.Unlock()
+	line := []byte(rel + "\n")
+	for i, c := range claimed {
+		if err := s.appender(c).Append(line); err != nil {
+			s.mu.Lock()
+			for _, c := range claimed[i:] {
+				delete(s.listed[c], rel)
+			}
+			s.mu.Unlock()
+			return nil, fmt.Errorf("record classification: %w", err)
+		}
+	}
+	s.mu.Lock()
 	s.classified[rel] = true
+	s.mu.Unlock()
 	s.log.Info(fmt.Sprintf("classified %s as [%s]", rel, strings.Join(cats, ",")))
 	return cats, nil
+}
+
+// appender returns the Appender of category c's file.
+func (s *Service) appender(c string) *atomicfile.Appender {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.appenders[c]
+	if !ok {
+		a = atomicfile.NewAppender(filepath.Join(s.opts.Dir, ClassifiedDir, c))
+		s.appenders[c] = a
+	}
+	return a
 }
 
 // maxIdleBuffer is the largest buffer kept for reuse; a rare huge incident

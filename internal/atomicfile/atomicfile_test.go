@@ -2,9 +2,13 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -120,5 +124,58 @@ func TestAppendLine(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != "a\nb\n" {
 		t.Errorf("content = %q", got)
+	}
+}
+
+func TestAppenderGroupsConcurrentLines(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "classified")
+	a := NewAppender(p)
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() { errs <- a.Append(fmt.Appendf(nil, "line %03d\n", i)) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d, each once and none torn", len(lines), n)
+	}
+	slices.Sort(lines)
+	for i, l := range lines {
+		if want := fmt.Sprintf("line %03d", i); l != want {
+			t.Fatalf("line %d is %q, want %q", i, l, want)
+		}
+	}
+}
+
+func TestAppenderReportsTheFailureToEveryLineOfTheBatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	a := NewAppender(filepath.Join(dir, "classified")) // its directory does not exist
+	if err := a.Append([]byte("x\n")); err == nil || !strings.Contains(err.Error(), "classified") {
+		t.Fatalf("append into a missing directory: %v, want an error naming the file", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append([]byte("y\n")); err != nil {
+		t.Fatalf("a later batch, once the fault is gone: %v", err)
+	}
+	got, err := os.ReadFile(a.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "y\n" {
+		t.Fatalf("file holds %q, want only the later line: a failed line is not written behind its caller's back", got)
 	}
 }
