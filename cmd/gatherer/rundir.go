@@ -25,6 +25,7 @@ import (
 	"github.com/gatherer/gatherer/gatherer/metrics"
 	"github.com/gatherer/gatherer/gatherer/stats"
 	"github.com/gatherer/gatherer/internal/dirlock"
+	"github.com/gatherer/gatherer/internal/memtrim"
 	"github.com/gatherer/gatherer/internal/twistdlog"
 )
 
@@ -300,6 +301,15 @@ type runFlags struct {
 }
 
 func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runFlags, log, tubLog *slog.Logger, hup <-chan os.Signal, stdout, stderr io.Writer) error {
+	// Memory a burst of connections or incidents left behind goes back
+	// to the system once the gatherer is quiet (internal/memtrim).
+	tctx, stopTrim := context.WithCancel(ctx)
+	trimDone := make(chan struct{})
+	go func() {
+		defer close(trimDone)
+		memtrim.Run(tctx, memtrim.Options{Logger: log})
+	}()
+	defer func() { stopTrim(); <-trimDone }()
 	if cfg.kind == kindStats {
 		return runStats(ctx, dir, rf, log, tubLog, stdout)
 	}
