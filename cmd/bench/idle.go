@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/gatherer/gatherer/internal/loadnode"
+	"github.com/gatherer/gatherer/internal/memtrim"
 )
 
 type idleResult struct {
@@ -16,6 +18,7 @@ type idleResult struct {
 	rss     int64
 	perNode float64 // bytes
 	connect time.Duration
+	steady  bool // the RSS had stopped moving when read
 	err     error
 }
 
@@ -48,6 +51,9 @@ func (b *bench) addIdle(rep *report, r idleResult, python float64, note string) 
 		note = "ours failed: " + shorten(r.err.Error(), 80)
 	} else {
 		note = joinNotes(note, fmt.Sprintf("ours: %.0f MiB before, %.0f MiB with the nodes; connected in %.1f s", mib(r.base), mib(r.rss), r.connect.Seconds()))
+		if !r.steady {
+			note = joinNotes(note, "ours: RSS still moving after 30 s")
+		}
 	}
 	rep.add(Row{Workload: "idle", Case: fmt.Sprintf("%d nodes", r.nodes), Metric: "RSS per idle node", Unit: "KiB", Go: g, Python: python, Note: note})
 }
@@ -105,20 +111,58 @@ func (b *bench) runIdle(ctx context.Context, impl string, n int) (res idleResult
 		return res
 	}
 	res.connect = time.Since(start)
-	// Let the catch-up calls finish and the heap settle.
-	if !settle(ctx, 3*time.Second) {
+	// Let the catch-up calls finish, then read the RSS once it has
+	// stopped moving. An idle gatherer's memory is what a grid operator
+	// lives with; the seconds after a connection burst are not: our
+	// gatherer hands the burst's heap back after two quiet intervals of
+	// internal/memtrim (10 s at most), and Go's runtime would otherwise
+	// do it over minutes, so one reading at a fixed moment measured the
+	// moment more than the connections.
+	if !settle(ctx, idleSettle) {
 		res.err = ctx.Err()
 		return res
 	}
-	u1, err := g.Usage()
+	rss, steady, err := steadyRSS(ctx, g, 500*time.Millisecond, 4, 30*time.Second)
 	if err != nil {
 		res.err = err
 		return res
 	}
-	res.rss = u1.RSS
-	res.perNode = float64(u1.RSS-u0.RSS) / float64(n)
-	b.log.Info("idle case", "impl", impl, "nodes", n, "kib_per_node", res.perNode/1024)
+	res.rss = rss
+	res.steady = steady
+	res.perNode = float64(rss-u0.RSS) / float64(n)
+	b.log.Info("idle case", "impl", impl, "nodes", n, "kib_per_node", res.perNode/1024, "steady", steady)
 	return res
+}
+
+// idleSettle is the wait before idle RSS readings: past two of
+// memtrim.DefaultInterval.
+const idleSettle = 2*memtrim.DefaultInterval + 2*time.Second
+
+// steadyRSS reads g's RSS every interval until `window` readings in a row
+// lie within 1% of each other (or up to limit) and returns the last one,
+// and whether it was steady.
+func steadyRSS(ctx context.Context, g *loadnode.Gatherer, interval time.Duration, window int, limit time.Duration) (int64, bool, error) {
+	var last []int64
+	deadline := time.Now().Add(limit)
+	for {
+		u, err := g.Usage()
+		if err != nil {
+			return 0, false, err
+		}
+		last = append(last, u.RSS)
+		if len(last) > window {
+			last = last[1:]
+		}
+		if len(last) == window && slices.Max(last)-slices.Min(last) <= slices.Max(last)/100 {
+			return u.RSS, true, nil
+		}
+		if time.Now().After(deadline) {
+			return u.RSS, false, nil
+		}
+		if !settle(ctx, interval) {
+			return 0, false, ctx.Err()
+		}
+	}
 }
 
 func settle(ctx context.Context, d time.Duration) bool {

@@ -18,6 +18,8 @@ type incidentResult struct {
 	elapsed  time.Duration
 	cpu      time.Duration
 	peakRSS  int64
+	busy     float64       // share of the machine's CPU time busy meanwhile
+	loadCPU  time.Duration // CPU time of this process (the load nodes) meanwhile
 	partial  bool
 	err      error
 }
@@ -76,8 +78,24 @@ func (r incidentResult) cpuPer() float64 {
 	return float64(r.cpu.Milliseconds()) / float64(r.gathered)
 }
 
+// incidentNote says what cut a case short and how busy the machine was:
+// ours is CPU-bound when the machine was busy throughout, and the load
+// nodes' share of it is CPU our gatherer did not get.
 func incidentNote(g, p incidentResult) string {
 	var notes []string
+	var busy []string
+	for _, x := range []struct {
+		name string
+		r    incidentResult
+	}{{"ours", g}, {"python", p}} {
+		if x.r.err == nil && x.r.gathered > 0 && ok(x.r.busy) {
+			busy = append(busy, fmt.Sprintf("%s %.0f%% (load nodes %.2f ms/incident)", x.name, 100*x.r.busy,
+				float64(x.r.loadCPU.Microseconds())/1000/float64(x.r.gathered)))
+		}
+	}
+	if len(busy) > 0 {
+		notes = append(notes, "machine CPU busy: "+strings.Join(busy, ", "))
+	}
 	for _, x := range []struct {
 		name string
 		r    incidentResult
@@ -153,6 +171,8 @@ func (b *bench) runIncident(ctx context.Context, impl string, n int, base []load
 	}
 	cctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	c0, _ := readCPUTimes()
+	l0, _ := loadnode.ProcUsage(os.Getpid())
 	start := time.Now()
 	if err := connectNodes(cctx, nodes, g.FURL); err != nil && cctx.Err() == nil {
 		res.err = err
@@ -174,6 +194,10 @@ func (b *bench) runIncident(ctx context.Context, impl string, n int, base []load
 		return remaining == 0
 	})
 	res.elapsed = time.Since(start)
+	c1, _ := readCPUTimes()
+	l1, _ := loadnode.ProcUsage(os.Getpid())
+	res.busy = busyShare(c0, c1)
+	res.loadCPU = l1.CPU - l0.CPU
 	u1, err := g.Usage()
 	if err != nil {
 		res.err = err

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -69,4 +71,45 @@ func procField(path, key string) string {
 func (m machine) markdown() string {
 	return fmt.Sprintf("Machine: %d CPUs (%s), %s RAM, Linux %s; %s; Python %s with foolscap %s, Twisted %s; bzip2 tools: %s.\n",
 		m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.Go, m.Python, m.Foolscap, m.Twisted, m.Bzip2)
+}
+
+// cpuTimes is the machine's CPU time so far, from the first line of
+// /proc/stat, in clock ticks: busy (all but idle and iowait) and total.
+type cpuTimes struct{ busy, total int64 }
+
+func readCPUTimes() (cpuTimes, error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return cpuTimes{}, fmt.Errorf("/proc/stat is empty")
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return cpuTimes{}, fmt.Errorf("/proc/stat starts with %q", sc.Text())
+	}
+	var t cpuTimes
+	for i, f := range fields[1:] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return cpuTimes{}, fmt.Errorf("/proc/stat field %d: %w", i+1, err)
+		}
+		t.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += n
+		}
+	}
+	return t, nil
+}
+
+// busyShare is the share of the machine's CPU time that was busy between
+// two readings (1 = every CPU busy), NaN when unknown.
+func busyShare(a, b cpuTimes) float64 {
+	if b.total <= a.total {
+		return math.NaN()
+	}
+	return float64(b.busy-a.busy) / float64(b.total-a.total)
 }
