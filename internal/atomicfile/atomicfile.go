@@ -37,6 +37,11 @@ type Writer struct {
 	// Perm is the mode given to the file; 0 means 0o644. The process umask
 	// is not applied (the temporary file is created 0o600 and then chmod'ed).
 	Perm os.FileMode
+	// NoSync skips both fsyncs, of the file and of its directory, for a
+	// file that is only a hint: readers still see the old content or the
+	// new, never a mix, but after a power cut the file may hold the old
+	// content or be empty. Whoever reads it must cope with that.
+	NoSync bool
 }
 
 // WriteFile creates path with the bytes that fill writes. Either the whole
@@ -72,8 +77,10 @@ func (w Writer) WriteFile(path string, fill func(io.Writer) error) (err error) {
 	if err = fill(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", tmp, err)
+	if !w.NoSync {
+		if err = f.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", tmp, err)
+		}
 	}
 	closed = true
 	if err = f.Close(); err != nil {
@@ -85,10 +92,10 @@ func (w Writer) WriteFile(path string, fill func(io.Writer) error) (err error) {
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s into place: %w", path, err)
 	}
-	if err = SyncDir(dir); err != nil {
-		return err
+	if w.NoSync {
+		return nil
 	}
-	return nil
+	return SyncDir(dir)
 }
 
 // WriteFile writes data to path atomically with the default Writer.

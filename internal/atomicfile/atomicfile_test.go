@@ -179,3 +179,33 @@ func TestAppenderReportsTheFailureToEveryLineOfTheBatch(t *testing.T) {
 		t.Fatalf("file holds %q, want only the later line: a failed line is not written behind its caller's back", got)
 	}
 }
+
+// TestNoSyncSkipsFsync: a hint written with NoSync never calls Sync (a
+// failing fsync would fail it otherwise) and still replaces the file whole.
+func TestNoSyncSkipsFsync(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "latest")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := Writer{NoSync: true, Create: func(dir, pattern string) (File, error) {
+		f, err := os.CreateTemp(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		return &faultyFile{File: f, limit: 1 << 20, failSync: true}, nil
+	}}
+	if err := w.WriteFile(path, func(w io.Writer) error {
+		_, err := io.WriteString(w, "new\n")
+		return err
+	}); err != nil {
+		t.Fatalf("WriteFile with NoSync called Sync or failed: %v", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != "new\n" {
+		t.Fatalf("latest = %q, %v; want the new content", got, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("directory holds %d entries, want only the file", len(entries))
+	}
+}
