@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ func (b *bench) profile(ctx context.Context, rep *report) {
 }
 
 func (b *bench) profileOne(ctx context.Context, kind string) (profileResult, error) {
+	// Our gatherer runs in this process here: give it the default GOGC it
+	// has as a program of its own.
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	res := profileResult{Workload: kind, File: filepath.Join(b.cfg.out, kind+".cpu.pprof")}
 	if kind == "idle" {
 		res.File = filepath.Join(b.cfg.out, "idle.heap.pprof")
