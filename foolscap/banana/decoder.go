@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math/big"
 )
@@ -40,8 +41,17 @@ const DefaultBufferSize = 4 << 10
 // handlers, Seq. A Decoder is not safe for concurrent use; it buffers, so
 // it may read past the last complete token.
 type Decoder struct {
-	r      *bufio.Reader
-	off    int64
+	r   *bufio.Reader
+	off int64
+	// win is r's buffered bytes as last peeked, of which the decoder has
+	// consumed the first pos, but r has not yet been told. Tokens and
+	// bodies are parsed in place from win[pos:], which saves two bufio
+	// calls per token; sync tells r before anything else reads from it
+	// (win is only valid until then), and before a call returns to the
+	// caller, so that r is always left just past the last token read.
+	win []byte
+	pos int
+
 	lim    Limits
 	vocab  bool
 	onPing func(uint64)
@@ -49,18 +59,21 @@ type Decoder struct {
 
 	pending  int64  // unread body bytes of the last token
 	nextOpen uint64 // id the next received OPEN gets
+	tok      Token  // the last token read (see next)
 	hdr      [MaxHeaderBytes + 1]byte
 	body     [8]byte
 	errBuf   []byte
 
-	scope    *scope         // reference scope of the current top-level message
-	scopeBuf scope          // the storage d.scope points at, reused
-	seqs     []*Seq         // reused, one per depth
-	scratch  []byte         // reused body buffer for text
-	texts    map[string]any // short str values already decoded, boxed (see readTextValue)
-	items    []DictItem     // staged items of the dicts being decoded (see readDict)
-	msgLeft  int            // MaxMessageBytes budget left in the current message
-	fatal    error          // first fatal error; every later call returns it
+	scope    *scope                       // reference scope of the current top-level message
+	scopeBuf scope                        // the storage d.scope points at, reused
+	seqs     []*Seq                       // reused, one per depth
+	scratch  []byte                       // reused body buffer for text
+	texts    textTable                    // short str values of the current message (see readTextValue)
+	items    []DictItem                   // staged items of the dicts being decoded (see readDict)
+	elems    []any                        // staged elements of the lists being decoded (see readList)
+	handlers [len(vocabWords)]OpenHandler // hands of the VOCAB words, by index
+	msgLeft  int                          // MaxMessageBytes budget left in the current message
+	fatal    error                        // first fatal error; every later call returns it
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is
@@ -81,8 +94,30 @@ func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
 		onPing: opts.OnPing,
 		hands:  opts.Handlers,
 	}
+	for i, w := range vocabWords {
+		d.handlers[i] = d.hands[w]
+	}
 	d.msgLeft = d.lim.MaxMessageBytes
+	d.texts.seed = maphash.MakeSeed()
 	return d
+}
+
+// sync discards from r the bytes the decoder consumed from its window, and
+// forgets the window.
+func (d *Decoder) sync() {
+	if d.pos > 0 {
+		d.r.Discard(d.pos) // they are buffered: this cannot fail
+	}
+	d.win, d.pos = nil, 0
+}
+
+// unread returns the bytes of the window not consumed yet.
+func (d *Decoder) unread() []byte { return d.win[d.pos:] }
+
+// consume takes n bytes off the window.
+func (d *Decoder) consume(n int) {
+	d.pos += n
+	d.off += int64(n)
 }
 
 // Offset returns the number of bytes consumed from the stream so far.
@@ -119,131 +154,199 @@ func (d *Decoder) ioErr(err error, midToken bool) error {
 // bodies are left for ReadBody or SkipBody (an unread body is skipped by
 // the next call to Next).
 func (d *Decoder) Next() (Token, error) {
+	tok, err := d.next()
+	d.sync()
+	if err != nil {
+		return Token{}, err
+	}
+	return *tok, nil
+}
+
+// next is Next, leaving the window unsynced. The token it returns is
+// d.tok, valid until the next call: returning a Token by value would copy
+// it through memory on every token.
+func (d *Decoder) next() (*Token, error) {
 	if d.fatal != nil {
-		return Token{}, d.fatal
+		return nil, d.fatal
 	}
 	if d.pending > 0 {
-		if err := d.SkipBody(); err != nil {
-			return Token{}, err
+		if err := d.skipBody(); err != nil {
+			return nil, err
 		}
+	}
+	if d.pos == len(d.win) {
+		// Look at whatever r holds; only the slow path below waits
+		// for more, and only for bytes the token needs.
+		d.sync()
+		d.win, _ = d.r.Peek(d.r.Buffered())
 	}
 	start := d.off
-	n := 0
+	tok := &d.tok
+	*tok = Token{Offset: start}
 	var typ byte
-	// Fast path: the whole token prefix is already buffered (the usual
-	// case), so find the type byte in place instead of byte by byte.
-	if buf, _ := d.r.Peek(min(d.r.Buffered(), MaxHeaderBytes+1)); len(buf) > 0 {
-		for i, b := range buf {
+	// Fast path: the whole token prefix is in the window (the usual
+	// case), so decode it in place.
+	w := d.unread()
+	w = w[:min(len(w), MaxHeaderBytes+1)]
+	for i, b := range w {
+		if b < 0x80 {
+			continue
+		}
+		typ = b
+		if i <= 9 { // up to 63 bits: no big.Int
+			var v uint64
+			for j := i - 1; j >= 0; j-- {
+				v = v<<7 | uint64(w[j])
+			}
+			tok.Header = v
+		} else {
+			n := copy(d.hdr[:], w[:i])
+			tok.Header, tok.BigHeader = decodeHeader(d.hdr[:n])
+		}
+		d.consume(i + 1)
+		break
+	}
+	if typ == 0 {
+		// The window ends inside the token (or the header is too long,
+		// which the byte-by-byte loop reports): read it from r.
+		d.sync()
+		n := 0
+		for typ == 0 {
+			b, err := d.r.ReadByte()
+			if err != nil {
+				return nil, d.ioErr(err, n > 0)
+			}
+			d.off++
 			if b >= 0x80 {
-				n = copy(d.hdr[:], buf[:i])
 				typ = b
-				d.r.Discard(i + 1)
-				d.off += int64(i + 1)
 				break
 			}
+			if n == MaxHeaderBytes {
+				return nil, d.connErr(start, true, ErrHeaderTooLong)
+			}
+			d.hdr[n] = b
+			n++
 		}
+		tok.Header, tok.BigHeader = decodeHeader(d.hdr[:n])
 	}
-	for typ == 0 {
-		b, err := d.r.ReadByte()
-		if err != nil {
-			return Token{}, d.ioErr(err, n > 0)
-		}
-		d.off++
-		if b >= 0x80 {
-			typ = b
-			break
-		}
-		if n == MaxHeaderBytes {
-			return Token{}, d.connErr(start, true, ErrHeaderTooLong)
-		}
-		d.hdr[n] = b
-		n++
-	}
-	tok := Token{Type: Type(typ), Offset: start}
-	tok.Header, tok.BigHeader = decodeHeader(d.hdr[:n])
+	tok.Type = Type(typ)
 	switch tok.Type {
 	case TypeInt, TypeNeg, TypeOpen, TypeClose, TypeAbort, TypePing, TypePong:
 	case TypeString, TypeLongInt, TypeLongNeg:
 		if tok.BigHeader != nil || tok.Header > 1<<62 {
-			return Token{}, d.connErr(start, true, fmt.Errorf("%v length %s: %w", tok.Type, headerString(tok), ErrStringTooLong))
+			return nil, d.connErr(start, true, fmt.Errorf("%v length %s: %w", tok.Type, headerString(tok), ErrStringTooLong))
 		}
 		d.pending = int64(tok.Header)
 	case TypeFloat:
-		if _, err := io.ReadFull(d.r, d.body[:]); err != nil {
-			return Token{}, d.ioErr(err, true)
+		if w := d.unread(); len(w) >= len(d.body) {
+			copy(d.body[:], w)
+			d.consume(len(d.body))
+		} else if err := d.readFull(d.body[:]); err != nil {
+			return nil, err
 		}
-		d.off += 8
 		tok.Body = d.body[:]
 	case TypeVocab:
 		if !d.vocab || tok.BigHeader != nil || tok.Header >= uint64(len(vocabWords)) {
-			return Token{}, d.connErr(start, true, fmt.Errorf("%w %s", ErrUnknownVocab, headerString(tok)))
+			return nil, d.connErr(start, true, fmt.Errorf("%w %s", ErrUnknownVocab, headerString(tok)))
 		}
 		tok.Body = vocabBytes[tok.Header]
 	case TypeError:
 		if tok.BigHeader != nil || tok.Header > MaxErrorBytes {
-			return Token{}, d.connErr(start, true, ErrOversizedError)
+			return nil, d.connErr(start, true, ErrOversizedError)
 		}
 		if cap(d.errBuf) < int(tok.Header) {
 			d.errBuf = make([]byte, tok.Header)
 		}
 		buf := d.errBuf[:tok.Header]
-		if _, err := io.ReadFull(d.r, buf); err != nil {
-			return Token{}, d.ioErr(err, true)
+		if err := d.readFull(buf); err != nil {
+			return nil, err
 		}
-		d.off += int64(len(buf))
 		ce := &ConnError{Offset: start, PeerMsg: string(buf), Err: ErrPeerError}
 		d.fatal = ce
-		return Token{}, ce
+		return nil, ce
 	default:
-		return Token{}, d.connErr(start, true, fmt.Errorf("%w 0x%02x", ErrBadTypeByte, typ))
+		return nil, d.connErr(start, true, fmt.Errorf("%w 0x%02x", ErrBadTypeByte, typ))
 	}
 	return tok, nil
+}
+
+// readFull fills buf from the stream, past the window, as the body of a
+// token.
+func (d *Decoder) readFull(buf []byte) error {
+	d.sync()
+	if _, err := io.ReadFull(d.r, buf); err != nil {
+		return d.ioErr(err, true)
+	}
+	d.off += int64(len(buf))
+	return nil
 }
 
 // ReadBody reads the pending body of the last STRING, LONGINT or LONGNEG
 // token into a new slice. The caller must have checked the length against
 // its limits: ReadBody allocates what the header announced.
 func (d *Decoder) ReadBody() ([]byte, error) {
+	b, err := d.readBody()
+	d.sync()
+	return b, err
+}
+
+func (d *Decoder) readBody() ([]byte, error) {
 	if d.fatal != nil {
 		return nil, d.fatal
 	}
-	n := d.pending
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(d.r, buf); err != nil {
-		return nil, d.ioErr(err, true)
+	buf := make([]byte, d.pending)
+	if w := d.unread(); len(buf) <= len(w) {
+		copy(buf, w)
+		d.consume(len(buf))
+	} else if err := d.readFull(buf); err != nil {
+		return nil, err
 	}
-	d.off += n
 	d.pending = 0
 	return buf, nil
 }
 
-// readBodyScratch reads the pending body into a reused buffer, valid until
-// the next read.
-func (d *Decoder) readBodyScratch() ([]byte, error) {
+// readBodyTemp returns the pending body, valid only until the next read:
+// in place in the window when it is there, else read into a reused buffer.
+func (d *Decoder) readBodyTemp() ([]byte, error) {
 	if d.fatal != nil {
 		return nil, d.fatal
 	}
 	n := int(d.pending)
+	d.pending = 0
+	if w := d.unread(); n <= len(w) {
+		d.consume(n)
+		return w[:n], nil
+	}
 	if cap(d.scratch) < n {
 		d.scratch = make([]byte, n)
 	}
 	buf := d.scratch[:n]
-	if _, err := io.ReadFull(d.r, buf); err != nil {
-		return nil, d.ioErr(err, true)
-	}
-	d.off += int64(n)
-	d.pending = 0
 	if cap(d.scratch) > 1<<16 {
 		d.scratch = nil // do not pin a large buffer between messages
+	}
+	if err := d.readFull(buf); err != nil {
+		return nil, err
 	}
 	return buf, nil
 }
 
 // SkipBody discards the pending body of the last token without buffering it.
 func (d *Decoder) SkipBody() error {
+	err := d.skipBody()
+	d.sync()
+	return err
+}
+
+func (d *Decoder) skipBody() error {
 	if d.fatal != nil {
 		return d.fatal
 	}
+	if d.pending <= int64(len(d.win)-d.pos) {
+		d.consume(int(d.pending))
+		d.pending = 0
+		return nil
+	}
+	d.sync()
 	for d.pending > 0 {
 		chunk := d.pending
 		if chunk > 1<<20 {
@@ -279,7 +382,7 @@ func decodeHeader(h []byte) (uint64, *big.Int) {
 	return 0, v
 }
 
-func headerString(t Token) string {
+func headerString(t *Token) string {
 	if t.BigHeader != nil {
 		return t.BigHeader.String()
 	}

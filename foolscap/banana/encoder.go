@@ -37,16 +37,32 @@ type Encoder struct {
 	vocab    bool
 	maxDepth int
 	hook     func(*Encoder, any) (bool, error)
-	opens    []uint64          // ids of the sequences currently open
-	refs     map[refKey]uint64 // reference scope of the current message
+	opens    []uint64 // ids of the sequences currently open
+	order    []int32  // stack of the key orders of the dicts being written (sortOrder)
+
+	// The reference scope of the current message: the OPEN id of every
+	// container written in it, by identity. The maps are made on the
+	// first container (most messages hold none) and kept from message
+	// to message only while small.
+	scoped   bool
+	dictRefs map[*Dict]uint64
+	seqRefs  map[seqKey]uint64
 }
 
-type refKey struct {
-	kind byte
+// seqKey identifies a list, tuple or set: Go slices have no identity of
+// their own, so two are the same object when they share their first
+// element and length and are of the same kind.
+type seqKey struct {
 	p    *any
 	n    int
-	d    *Dict
+	kind byte
 }
+
+// maxKeptRefs is the size up to which the reference maps are kept (cleared)
+// between messages: a few hundred bytes each, not worth making again for
+// every message, where a big message's maps would pin kilobytes on an idle
+// connection.
+const maxKeptRefs = 8
 
 // NewEncoder returns an Encoder whose first OPEN gets id 0.
 func NewEncoder(opts EncoderOptions) *Encoder {
@@ -72,21 +88,31 @@ func (e *Encoder) OpenCount() uint64 { return e.nextOpen }
 // BeginScope starts the reference scope of a top-level message: a
 // list, tuple, set or dict written twice within it is sent the second time
 // as a reference sequence.
-func (e *Encoder) BeginScope() { e.refs = map[refKey]uint64{} }
+func (e *Encoder) BeginScope() {
+	e.EndScope()
+	e.scoped = true
+}
 
 // EndScope ends the current reference scope.
-func (e *Encoder) EndScope() { e.refs = nil }
+func (e *Encoder) EndScope() {
+	e.scoped = false
+	if len(e.dictRefs) > maxKeptRefs {
+		e.dictRefs = nil
+	}
+	clear(e.dictRefs)
+	if len(e.seqRefs) > maxKeptRefs {
+		e.seqRefs = nil
+	}
+	clear(e.seqRefs)
+}
 
 func (e *Encoder) header(v uint64, typ Type) {
-	if v == 0 {
-		e.buf = append(e.buf, 0, byte(typ))
-		return
-	}
-	for v > 0 {
-		e.buf = append(e.buf, byte(v&0x7f))
+	buf := e.buf
+	for v >= 0x80 {
+		buf = append(buf, byte(v&0x7f))
 		v >>= 7
 	}
-	e.buf = append(e.buf, byte(typ))
+	e.buf = append(buf, byte(v), byte(typ)) // 0 is sent as one zero byte
 }
 
 // Open writes an OPEN token and the open type as its index token, and
@@ -95,7 +121,21 @@ func (e *Encoder) Open(openType string) uint64 {
 	id := e.nextOpen
 	e.nextOpen++
 	e.header(id, TypeOpen)
-	e.WriteBytes([]byte(openType))
+	writeText(e, openType)
+	e.opens = append(e.opens, id)
+	return id
+}
+
+// openVocab is Open for the open type vocabWords[i], which it need not
+// look up.
+func (e *Encoder) openVocab(i uint64) uint64 {
+	if !e.vocab {
+		return e.Open(vocabWords[i])
+	}
+	id := e.nextOpen
+	e.nextOpen++
+	e.header(id, TypeOpen)
+	e.header(i, TypeVocab)
 	e.opens = append(e.opens, id)
 	return id
 }
@@ -163,7 +203,11 @@ func (e *Encoder) WriteFloat(f float64) {
 
 // WriteBytes writes a bytes string: VOCAB when it is a word of the
 // negotiated table, else STRING.
-func (e *Encoder) WriteBytes(b []byte) {
+func (e *Encoder) WriteBytes(b []byte) { writeText(e, b) }
+
+// writeText is WriteBytes for a string as well, which spares converting
+// every str, open type and class name to a []byte first.
+func writeText[S string | []byte](e *Encoder, b S) {
 	if e.vocab {
 		if i, ok := vocabIndex(b); ok {
 			e.header(uint64(i), TypeVocab)
@@ -209,9 +253,9 @@ func (e *Encoder) Encode(v any) error {
 func (e *Encoder) encode(v any, depth int) error {
 	switch x := v.(type) {
 	case nil:
-		e.Close(e.Open("none"))
+		e.Close(e.openVocab(vocabNone))
 	case bool:
-		id := e.Open("boolean")
+		id := e.openVocab(vocabBoolean)
 		if x {
 			e.WriteInt(1)
 		} else {
@@ -253,23 +297,23 @@ func (e *Encoder) encode(v any, depth int) error {
 		if !validUTF8(x) {
 			return &Violation{Err: fmt.Errorf("%w: %w", ErrCannotSerialize, ErrBadUnicode)}
 		}
-		id := e.Open("unicode")
-		e.WriteBytes([]byte(x))
+		id := e.openVocab(vocabUnicode)
+		writeText(e, x)
 		e.Close(id)
 	case Decimal:
 		id := e.Open("decimal")
-		e.WriteBytes([]byte(x))
+		writeText(e, string(x))
 		e.Close(id)
 	case List:
-		return e.seq("list", 'l', x, depth)
+		return e.seq(vocabList, 'l', x, depth)
 	case []any:
-		return e.seq("list", 'l', x, depth)
+		return e.seq(vocabList, 'l', x, depth)
 	case Tuple:
-		return e.seq("tuple", 't', x, depth)
+		return e.seq(vocabTuple, 't', x, depth)
 	case Set:
-		return e.seq("set", 's', x, depth)
+		return e.seq(vocabSet, 's', x, depth)
 	case FrozenSet:
-		return e.seq("immutable-set", 0, x, depth)
+		return e.seq(vocabImmutableSet, 0, x, depth)
 	case *Dict:
 		return e.dict(x, depth)
 	case *Copyable:
@@ -290,17 +334,20 @@ func (e *Encoder) encode(v any, depth int) error {
 
 // reference writes a reference sequence if the container was already sent
 // in this scope, or remembers it.
-func (e *Encoder) reference(k refKey) (sent bool) {
-	if e.refs == nil {
+func reference[K comparable](e *Encoder, refs *map[K]uint64, k K) (sent bool) {
+	if !e.scoped {
 		return false
 	}
-	if id, ok := e.refs[k]; ok {
-		r := e.Open("reference")
+	if id, ok := (*refs)[k]; ok {
+		r := e.openVocab(vocabReference)
 		e.WriteInt(int64(id))
 		e.Close(r)
 		return true
 	}
-	e.refs[k] = e.nextOpen
+	if *refs == nil {
+		*refs = make(map[K]uint64)
+	}
+	(*refs)[k] = e.nextOpen
 	return false
 }
 
@@ -311,16 +358,16 @@ func (e *Encoder) tooDeep(depth int) error {
 	return nil
 }
 
-func (e *Encoder) seq(openType string, kind byte, items []any, depth int) error {
+func (e *Encoder) seq(openType uint64, kind byte, items []any, depth int) error {
 	if err := e.tooDeep(depth); err != nil {
 		return err
 	}
 	if kind != 0 && len(items) > 0 {
-		if e.reference(refKey{kind: kind, p: &items[0], n: len(items)}) {
+		if reference(e, &e.seqRefs, seqKey{p: &items[0], n: len(items), kind: kind}) {
 			return nil
 		}
 	}
-	id := e.Open(openType)
+	id := e.openVocab(openType)
 	for _, it := range items {
 		if err := e.encode(it, depth+1); err != nil {
 			e.AbortTo(id)
@@ -338,11 +385,21 @@ func (e *Encoder) dict(d *Dict, depth int) error {
 	if d == nil {
 		d = &Dict{}
 	}
-	if e.reference(refKey{kind: 'd', d: d}) {
+	if reference(e, &e.dictRefs, d) {
 		return nil
 	}
-	id := e.Open("dict")
-	for _, it := range sortedItems(d.Items) {
+	id := e.openVocab(vocabDict)
+	// The order, if the items need sorting, lives on e.order until the
+	// dict is written, above those of the dicts that contain it.
+	mark := len(e.order)
+	defer e.popOrder(mark)
+	items := d.Items
+	order := sortOrder(items, &e.order)
+	for i := range items {
+		it := &items[i]
+		if order != nil {
+			it = &items[order[i]]
+		}
 		if err := e.encode(it.Key, depth+1); err != nil {
 			e.AbortTo(id)
 			return err
@@ -356,6 +413,15 @@ func (e *Encoder) dict(d *Dict, depth int) error {
 	return nil
 }
 
+// popOrder drops the orders above mark, and lets a stack grown by a huge
+// dict go.
+func (e *Encoder) popOrder(mark int) {
+	e.order = e.order[:mark]
+	if mark == 0 && cap(e.order) > 1024 {
+		e.order = nil
+	}
+}
+
 func (e *Encoder) copyable(c *Copyable, depth int) error {
 	if c == nil {
 		return &Violation{Err: fmt.Errorf("%w: nil *Copyable", ErrCannotSerialize)}
@@ -363,10 +429,10 @@ func (e *Encoder) copyable(c *Copyable, depth int) error {
 	if err := e.tooDeep(depth); err != nil {
 		return err
 	}
-	id := e.Open("copyable")
-	e.WriteBytes([]byte(c.Class))
+	id := e.openVocab(vocabCopyable)
+	writeText(e, c.Class)
 	for _, a := range c.Attrs {
-		e.WriteBytes([]byte(a.Name))
+		writeText(e, a.Name)
 		if err := e.encode(a.Value, depth+1); err != nil {
 			e.AbortTo(id)
 			return err

@@ -87,3 +87,28 @@ func TestOpenCounterNeverResets(t *testing.T) {
 		t.Fatalf("got %x\nwant %x", e.Bytes(), want)
 	}
 }
+
+// TestVocabConstants checks the indexes the codec uses without looking
+// the words up.
+func TestVocabConstants(t *testing.T) {
+	for i, w := range map[int]string{vocabNone: "none", vocabBoolean: "boolean", vocabReference: "reference",
+		vocabDict: "dict", vocabList: "list", vocabTuple: "tuple", vocabSet: "set",
+		vocabImmutableSet: "immutable-set", vocabUnicode: "unicode", vocabCopyable: "copyable"} {
+		if vocabWords[i] != w {
+			t.Errorf("vocabWords[%d] = %q, want %q", i, vocabWords[i], w)
+		}
+	}
+	for i, w := range vocabWords {
+		if j, ok := vocabIndex(w); !ok || j != i {
+			t.Errorf("vocabIndex(%q) = %d, %v", w, j, ok)
+		}
+		if j, ok := vocabIndex([]byte(w)); !ok || j != i {
+			t.Errorf("vocabIndex([]byte(%q)) = %d, %v", w, j, ok)
+		}
+	}
+	for _, w := range []string{"", "no", "nonE", "unicodes", "decimal", "their-referencex", "xet"} {
+		if _, ok := vocabIndex(w); ok {
+			t.Errorf("vocabIndex(%q) found", w)
+		}
+	}
+}

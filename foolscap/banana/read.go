@@ -1,10 +1,13 @@
 package banana
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -70,7 +73,7 @@ func (s *Seq) IndexToken(max int) ([]byte, error) {
 		if tok.Header > uint64(max) {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: index token of %d bytes, limit %d", ErrOpenTypeTooLong, tok.Header, max)}
 		}
-		return s.d.ReadBody()
+		return s.d.readBody()
 	case TypeClose:
 		if err := s.d.checkClose(tok, s); err != nil {
 			return nil, err
@@ -101,37 +104,55 @@ func (s *Seq) next() (any, bool, error) {
 }
 
 // scope is the reference scope of one top-level message. Objects are
-// numbered by their OPEN count, consecutive from base within a message.
+// numbered by their OPEN count; only containers can be referred to, so
+// only they are recorded (most OPENs in a message are str values).
 type scope struct {
 	base uint64
-	objs []any // by id-base: nil = not an object, openMarker{} while open
+	objs []scopeObj // by ascending id, as containers are opened
 	fix  map[uint64][]fixup
+}
+
+// scopeObj is a container of the message: its value, or openMarker{}
+// while it is still being decoded.
+type scopeObj struct {
+	id uint64
+	v  any
 }
 
 type openMarker struct{}
 
+// find returns the index of the object numbered id in objs.
+func (sc *scope) find(id uint64) (int, bool) {
+	return slices.BinarySearchFunc(sc.objs, id, func(o scopeObj, id uint64) int { return cmp.Compare(o.id, id) })
+}
+
 // get returns the object numbered id: its value, or open=true while it
 // is still being decoded.
 func (sc *scope) get(id uint64) (v any, open, found bool) {
-	if id < sc.base || id-sc.base >= uint64(len(sc.objs)) {
+	i, ok := sc.find(id)
+	if !ok {
 		return nil, false, false
 	}
-	v = sc.objs[id-sc.base]
+	v = sc.objs[i].v
 	if _, isOpen := v.(openMarker); isOpen {
 		return nil, true, true
 	}
 	return v, false, v != nil
 }
 
+// open records the container numbered id, which must be above every id
+// recorded so far.
+func (sc *scope) open(id uint64) {
+	if id >= sc.base {
+		sc.objs = append(sc.objs, scopeObj{id: id, v: openMarker{}})
+	}
+}
+
+// set records the final value of the container numbered id.
 func (sc *scope) set(id uint64, v any) {
-	if id < sc.base {
-		return
+	if i, ok := sc.find(id); ok {
+		sc.objs[i].v = v
 	}
-	i := id - sc.base
-	for uint64(len(sc.objs)) <= i {
-		sc.objs = append(sc.objs, nil)
-	}
-	sc.objs[i] = v
 }
 
 // pendingRef stands for a reference to a container that is still open.
@@ -146,9 +167,9 @@ type fixup struct {
 }
 
 // nextData reads the next token, answering PINGs and dropping PONGs.
-func (d *Decoder) nextData() (Token, error) {
+func (d *Decoder) nextData() (*Token, error) {
 	for {
-		tok, err := d.Next()
+		tok, err := d.next()
 		if err != nil {
 			return tok, err
 		}
@@ -187,14 +208,16 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 	d.msgLeft = d.lim.MaxMessageBytes
 	defer func() {
 		clear(sc.objs)
-		if cap(sc.objs) > 256 {
-			// A big message's table is not kept: at 16 bytes an entry,
-			// an incident's 4,096 would pin 64 KiB on every idle
-			// connection after its last fetch.
+		if cap(sc.objs) > 128 {
+			// A big message's table is not kept: at 24 bytes an entry,
+			// an incident's 400 containers would pin 10 KiB on every
+			// idle connection after its last fetch.
 			sc.objs = nil
 		}
 		sc.fix = nil
 		d.scope = nil
+		d.texts.reset()
+		d.sync()
 	}()
 	tok, err := d.nextData()
 	if err != nil {
@@ -219,6 +242,9 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 // readChild reads the next child of s. closed reports that s's CLOSE was
 // read (and checked).
 func (d *Decoder) readChild(s *Seq) (v any, closed bool, err error) {
+	if v, closed, ok := d.quickChild(s); ok {
+		return v, closed, nil
+	}
 	tok, err := d.nextData()
 	if err != nil {
 		return nil, false, err
@@ -234,10 +260,16 @@ func (d *Decoder) readChild(s *Seq) (v any, closed bool, err error) {
 	case TypeOpen:
 		if s.count >= d.lim.MaxItems {
 			d.nextOpen++
+			off := tok.Offset // before discard reads over tok
 			if err := d.discard(tok.Header); err != nil {
 				return nil, false, err
 			}
-			return nil, false, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: more than %d", ErrTooManyItems, d.lim.MaxItems)}
+			return nil, false, &Violation{Offset: off, Err: fmt.Errorf("%w: more than %d", ErrTooManyItems, d.lim.MaxItems)}
+		}
+		if tok.BigHeader == nil {
+			if v, ok := d.quickText(d.unread(), 0, tok.Header, s.depth+1); ok {
+				return v, false, nil
+			}
 		}
 		v, err := d.readOpen(tok, s.depth+1)
 		return v, false, err
@@ -249,7 +281,7 @@ func (d *Decoder) readChild(s *Seq) (v any, closed bool, err error) {
 	return v, false, err
 }
 
-func (d *Decoder) checkClose(tok Token, s *Seq) error {
+func (d *Decoder) checkClose(tok *Token, s *Seq) error {
 	if tok.BigHeader != nil || tok.Header != s.header {
 		return d.connErr(tok.Offset, true, fmt.Errorf("%w: got CLOSE(%s) but expecting %d", ErrLostSync, headerString(tok), s.header))
 	}
@@ -267,7 +299,7 @@ func (d *Decoder) charge(n uint64, off int64) error {
 }
 
 // scalar decodes a non-OPEN data token.
-func (d *Decoder) scalar(tok Token, s *Seq) (any, error) {
+func (d *Decoder) scalar(tok *Token, s *Seq) (any, error) {
 	switch tok.Type {
 	case TypeInt:
 		if tok.BigHeader != nil {
@@ -296,7 +328,7 @@ func (d *Decoder) scalar(tok Token, s *Seq) (any, error) {
 		if err := d.charge(tok.Header, tok.Offset); err != nil {
 			return nil, err
 		}
-		return d.ReadBody()
+		return d.readBody()
 	case TypeLongInt, TypeLongNeg:
 		if tok.Header > uint64(d.lim.MaxLongIntBytes) {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrLongIntTooLong, tok.Header, d.lim.MaxLongIntBytes)}
@@ -304,7 +336,7 @@ func (d *Decoder) scalar(tok Token, s *Seq) (any, error) {
 		if err := d.charge(tok.Header, tok.Offset); err != nil {
 			return nil, err
 		}
-		b, err := d.ReadBody()
+		b, err := d.readBodyTemp()
 		if err != nil {
 			return nil, err
 		}
@@ -348,7 +380,7 @@ func (d *Decoder) discard(header uint64) error {
 }
 
 // readOpen decodes the sequence started by the OPEN token tok.
-func (d *Decoder) readOpen(tok Token, depth int) (any, error) {
+func (d *Decoder) readOpen(tok *Token, depth int) (any, error) {
 	// One Seq per depth is reused: a sequence is finished before another
 	// one at its depth starts, and handlers must not keep their Seq.
 	for len(d.seqs) <= depth {
@@ -360,7 +392,7 @@ func (d *Decoder) readOpen(tok Token, depth int) (any, error) {
 	if tok.BigHeader != nil {
 		return nil, d.connErr(tok.Offset, true, fmt.Errorf("%w: OPEN id too large", ErrLostSync))
 	}
-	v, err := d.readOpenBody(s, tok)
+	v, err := d.readOpenBody(s, tok.Offset)
 	if err == nil {
 		if !s.closed {
 			// The handler stopped early: the CLOSE must come next.
@@ -374,13 +406,13 @@ func (d *Decoder) readOpen(tok Token, depth int) (any, error) {
 				}
 				return v, nil
 			}
+			err = &Violation{Offset: next.Offset, Err: fmt.Errorf("%w: too many children in %s", ErrUnexpectedToken, s.typ)}
 			if next.Type == TypeOpen {
 				d.nextOpen++
 				if err := d.discard(next.Header); err != nil {
 					return nil, err
 				}
 			}
-			err = &Violation{Offset: next.Offset, Err: fmt.Errorf("%w: too many children in %s", ErrUnexpectedToken, s.typ)}
 			if derr := d.discard(s.header); derr != nil {
 				return nil, derr
 			}
@@ -418,23 +450,27 @@ func (d *Decoder) annotate(err error, s *Seq) error {
 	return viol
 }
 
-func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
+// readOpenBody decodes the sequence s, whose OPEN token was at openOffset.
+func (d *Decoder) readOpenBody(s *Seq, openOffset int64) (any, error) {
 	tok, err := d.nextData()
 	if err != nil {
 		return nil, err
 	}
+	word := -1 // the open type's index in vocabWords, if it is one
 	switch tok.Type {
 	case TypeVocab:
-		s.typ = vocabWords[tok.Header]
+		word = int(tok.Header)
+		s.typ = vocabWords[word]
 	case TypeString:
 		if tok.Header > MaxOpenTypeBytes {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d bytes", ErrOpenTypeTooLong, tok.Header)}
 		}
-		b, err := d.ReadBody()
+		b, err := d.readBodyTemp()
 		if err != nil {
 			return nil, err
 		}
 		if i, ok := vocabIndex(b); ok {
+			word = i
 			s.typ = vocabWords[i] // no allocation for the usual open types
 		} else {
 			s.typ = string(b)
@@ -448,23 +484,28 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 		return nil, &Violation{Offset: tok.Offset, Err: ErrAborted}
 	case TypeOpen:
 		d.nextOpen++
+		off := tok.Offset // before discard reads over tok
 		if err := d.discard(tok.Header); err != nil {
 			return nil, err
 		}
-		return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: OPEN where an open type is required", ErrUnexpectedToken)}
+		return nil, &Violation{Offset: off, Err: fmt.Errorf("%w: OPEN where an open type is required", ErrUnexpectedToken)}
 	default:
 		return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %v where an open type is required", ErrUnexpectedToken, tok.Type)}
 	}
 	if s.depth >= d.lim.MaxDepth {
-		return nil, &Violation{Offset: open.Offset, Err: fmt.Errorf("%w: more than %d levels", ErrTooDeep, d.lim.MaxDepth)}
+		return nil, &Violation{Offset: openOffset, Err: fmt.Errorf("%w: more than %d levels", ErrTooDeep, d.lim.MaxDepth)}
 	}
-	if h, ok := d.hands[s.typ]; ok {
+	if word >= 0 {
+		if h := d.handlers[word]; h != nil {
+			return h(s)
+		}
+	} else if h, ok := d.hands[s.typ]; ok {
 		return h(s)
 	}
-	switch s.typ {
-	case "none":
+	switch word {
+	case vocabNone:
 		return nil, nil
-	case "boolean":
+	case vocabBoolean:
 		v, ok, err := s.Next()
 		if err != nil {
 			return nil, err
@@ -474,15 +515,9 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 			return nil, Violationf("%w: boolean needs INT 0 or 1", ErrUnexpectedToken)
 		}
 		return n == 1, nil
-	case "unicode":
+	case vocabUnicode:
 		return d.readTextValue(s)
-	case "decimal":
-		text, err := d.readText(s)
-		if err != nil {
-			return nil, err
-		}
-		return Decimal(text), nil
-	case "reference":
+	case vocabReference:
 		v, ok, err := s.Next()
 		if err != nil {
 			return nil, err
@@ -499,103 +534,223 @@ func (d *Decoder) readOpenBody(s *Seq, open Token) (any, error) {
 			return obj, nil
 		}
 		return nil, Violationf("%w %d", ErrBadReference, n)
-	case "list", "tuple", "set", "immutable-set":
+	case vocabList, vocabTuple, vocabSet, vocabImmutableSet:
 		return d.readList(s)
-	case "dict":
+	case vocabDict:
 		return d.readDict(s)
-	case "copyable":
+	case vocabCopyable:
 		return d.readCopyable(s)
+	case -1:
+		if s.typ == "decimal" {
+			text, err := d.readText(s)
+			if err != nil {
+				return nil, err
+			}
+			return Decimal(text), nil
+		}
 	}
 	return nil, Violationf("%w %q", ErrUnknownOpenType, s.typ)
 }
 
-// readText reads the one STRING or VOCAB child of a unicode or decimal
-// sequence as UTF-8 text, through a scratch buffer so that the text is
-// allocated once.
-// Bounds of the per-Decoder cache of short str values: dict keys and
-// common values (field names, facilities, formats) repeat in every event,
-// and the cache saves both the string and its boxing into an interface.
+// textTable interns the short str values of one message. Dict keys and
+// common values (field names, facilities, formats, tubids) repeat in
+// every event of an incident, and a hit saves both the string and its
+// boxing into an interface. The table is a fixed set of two-way buckets:
+// a new value takes the place of the older one in its bucket, so the
+// table is bounded whatever the peer sends, keeps up when the common
+// values change, and two common values that hash alike do not evict each
+// other on every event. It is made only once a message has had
+// internAfter str values, and dropped when the message ends, so small
+// messages and idle connections do not pay for it.
+type textTable struct {
+	seed    maphash.Seed
+	buckets [][2]any // nil, or internBuckets of boxed strings, newest first
+	seen    int      // str values read in the current message
+}
+
 const (
-	maxCachedText  = 24  // bytes
-	maxCachedTexts = 128 // entries; a few KiB per busy connection
+	maxInternBytes = 64  // longer values are rarely repeated
+	internBuckets  = 256 // 8 KiB while a big message is decoded
+	internAfter    = 32
 )
 
+// bucket returns the bucket where b is, or would be, interned; nil when b
+// is not to be interned.
+func (t *textTable) bucket(b []byte) *[2]any {
+	if len(b) > maxInternBytes {
+		return nil
+	}
+	if t.buckets == nil {
+		if t.seen++; t.seen < internAfter {
+			return nil
+		}
+		t.buckets = make([][2]any, internBuckets)
+	}
+	return &t.buckets[maphash.Bytes(t.seed, b)&(internBuckets-1)]
+}
+
+func (t *textTable) reset() {
+	t.buckets = nil
+	t.seen = 0
+}
+
 // readTextValue reads a unicode body as a value of the model (a boxed
-// string), from the cache when it is short and was seen before.
+// string), interned when it is short.
 func (d *Decoder) readTextValue(s *Seq) (any, error) {
-	var cached any
-	text, err := d.readTextWith(s, func(b []byte) (string, bool) {
-		if len(b) > maxCachedText {
-			return "", false
-		}
-		v, ok := d.texts[string(b)]
-		if ok {
-			cached = v
-		}
-		return "", ok
-	})
+	b, err := d.readTextBody(s)
 	if err != nil {
 		return nil, err
 	}
-	if cached != nil {
-		return cached, nil
-	}
-	var v any = text
-	if len(text) <= maxCachedText && len(d.texts) < maxCachedTexts {
-		if d.texts == nil {
-			d.texts = make(map[string]any)
+	bk := d.texts.bucket(b)
+	if bk != nil {
+		for _, v := range bk {
+			if t, ok := v.(string); ok && t == string(b) {
+				s.count++
+				return v, nil // valid UTF-8: it was checked when stored
+			}
 		}
-		d.texts[text] = v
+	}
+	if !utf8.Valid(b) {
+		return nil, NewViolation(ErrBadUnicode)
+	}
+	s.count++
+	var v any = string(b)
+	if bk != nil {
+		bk[0], bk[1] = v, bk[0]
 	}
 	return v, nil
 }
 
-func (d *Decoder) readText(s *Seq) (string, error) {
-	return d.readTextWith(s, nil)
+// quickChild decodes the next child of s straight from the window when it
+// is one of the tokens that make up most of a message, in its usual form:
+// an INT, NEG or FLOAT, the CLOSE of s, or a whole str value (see
+// quickText). It takes what readChild would, and only when readChild would
+// succeed; in every other case (a PING, a token split at the end of the
+// window, a limit reached, an error to report) it consumes nothing and
+// leaves the token to readChild.
+func (d *Decoder) quickChild(s *Seq) (v any, closed, ok bool) {
+	if d.pending > 0 || d.fatal != nil {
+		return nil, false, false
+	}
+	w := d.unread()
+	h, typ, end, ok := peekHeader(w, 0)
+	if !ok {
+		return nil, false, false
+	}
+	if Type(typ) == TypeClose {
+		if h != s.header {
+			return nil, false, false
+		}
+		s.closed = true
+		d.consume(end)
+		return nil, true, true
+	}
+	if s.count >= d.lim.MaxItems {
+		return nil, false, false
+	}
+	switch Type(typ) {
+	case TypeInt: // peekHeader's 63 bits always fit in an int64
+		v = int64(h)
+	case TypeNeg:
+		v = -int64(h)
+	case TypeFloat:
+		if len(w) < end+8 {
+			return nil, false, false
+		}
+		v = math.Float64frombits(binary.BigEndian.Uint64(w[end:]))
+		end += 8
+	case TypeOpen:
+		if v, ok := d.quickText(w, end, h, s.depth+1); ok {
+			return v, false, true
+		}
+		return nil, false, false
+	default:
+		return nil, false, false
+	}
+	d.consume(end)
+	return v, false, true
 }
 
-// readTextWith reads a unicode body; lookup, if set, may supply the result
-// without the body being turned into a new string.
-func (d *Decoder) readTextWith(s *Seq, lookup func([]byte) (string, bool)) (string, error) {
-	tok, err := d.nextData()
+// quickText decodes a str value whose OPEN token, with header open, ends
+// at w[i:], where w is the unread window: when the rest of it is in the
+// window in its usual form (the open type "unicode", as VOCAB or STRING,
+// one STRING body and the CLOSE, nothing in between), it consumes the
+// whole value, OPEN included, and does in one pass what readOpen does
+// through a Seq and four calls to next, for the values that make up most
+// of a message (every str key and most values). Whatever it does not
+// handle (a PING in between, a token split at the end of the window, a
+// limit reached, bad UTF-8, a handler for "unicode") it leaves to
+// readOpen, having consumed nothing, and readOpen decodes it or fails as
+// ever.
+func (d *Decoder) quickText(w []byte, i int, open uint64, depth int) (any, bool) {
+	if depth >= d.lim.MaxDepth || d.handlers[vocabUnicode] != nil {
+		return nil, false
+	}
+	h, typ, i, ok := peekHeader(w, i)
+	switch {
+	case !ok:
+		return nil, false
+	case typ == byte(TypeVocab) && h == vocabUnicode && d.vocab:
+	case typ == byte(TypeString) && h == uint64(len("unicode")) && len(w) >= i+int(h) && string(w[i:i+int(h)]) == "unicode":
+		i += int(h)
+	default:
+		return nil, false
+	}
+	n, typ, i, ok := peekHeader(w, i)
+	if !ok || typ != byte(TypeString) || n > uint64(d.lim.MaxStringBytes) || n > uint64(d.msgLeft) || n > uint64(len(w)-i) {
+		return nil, false
+	}
+	body := w[i : i+int(n)]
+	h, typ, end, ok := peekHeader(w, i+int(n))
+	if !ok || typ != byte(TypeClose) || h != open {
+		return nil, false
+	}
+	var v any
+	bk := d.texts.bucket(body)
+	if bk != nil {
+		for _, b := range bk {
+			if t, ok := b.(string); ok && t == string(body) {
+				v = b
+				break
+			}
+		}
+	}
+	if v == nil {
+		if !utf8.Valid(body) {
+			return nil, false
+		}
+		v = string(body)
+		if bk != nil {
+			bk[0], bk[1] = v, bk[0]
+		}
+	}
+	d.nextOpen++
+	d.msgLeft -= int(n)
+	d.consume(end)
+	return v, true
+}
+
+// peekHeader parses the token at w[i:] when its header is complete in w
+// and at most 63 bits long, returning its value and type byte and the
+// index just past the type byte.
+func peekHeader(w []byte, i int) (v uint64, typ byte, end int, ok bool) {
+	for j := i; j < len(w) && j <= i+9; j++ {
+		if b := w[j]; b >= 0x80 {
+			for k := j - 1; k >= i; k-- {
+				v = v<<7 | uint64(w[k])
+			}
+			return v, b, j + 1, true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// readText reads the one STRING or VOCAB child of a unicode or decimal
+// sequence as UTF-8 text.
+func (d *Decoder) readText(s *Seq) (string, error) {
+	b, err := d.readTextBody(s)
 	if err != nil {
 		return "", err
-	}
-	var b []byte
-	switch tok.Type {
-	case TypeVocab:
-		b = tok.Body
-	case TypeString:
-		if tok.Header > uint64(d.lim.MaxStringBytes) {
-			return "", &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrStringTooLong, tok.Header, d.lim.MaxStringBytes)}
-		}
-		if err := d.charge(tok.Header, tok.Offset); err != nil {
-			return "", err
-		}
-		if b, err = d.readBodyScratch(); err != nil {
-			return "", err
-		}
-	case TypeClose:
-		if err := d.checkClose(tok, s); err != nil {
-			return "", err
-		}
-		return "", Violationf("%w: %s needs one STRING", ErrUnexpectedToken, s.typ)
-	case TypeAbort:
-		return "", &Violation{Offset: tok.Offset, Err: ErrAborted}
-	case TypeOpen:
-		d.nextOpen++
-		if err := d.discard(tok.Header); err != nil {
-			return "", err
-		}
-		return "", Violationf("%w: %s needs one STRING, not a sequence", ErrUnexpectedToken, s.typ)
-	default:
-		return "", Violationf("%w: %s needs one STRING, not %v", ErrUnexpectedToken, s.typ, tok.Type)
-	}
-	if lookup != nil {
-		if text, ok := lookup(b); ok {
-			s.count++
-			return text, nil
-		}
 	}
 	if !utf8.Valid(b) {
 		return "", NewViolation(ErrBadUnicode)
@@ -604,10 +759,47 @@ func (d *Decoder) readTextWith(s *Seq, lookup func([]byte) (string, bool)) (stri
 	return string(b), nil
 }
 
+// readTextBody reads the one STRING or VOCAB child of a unicode or
+// decimal sequence, not yet checked as UTF-8. The bytes are valid only
+// until the next read.
+func (d *Decoder) readTextBody(s *Seq) ([]byte, error) {
+	tok, err := d.nextData()
+	if err != nil {
+		return nil, err
+	}
+	switch tok.Type {
+	case TypeVocab:
+		return tok.Body, nil
+	case TypeString:
+		if tok.Header > uint64(d.lim.MaxStringBytes) {
+			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrStringTooLong, tok.Header, d.lim.MaxStringBytes)}
+		}
+		if err := d.charge(tok.Header, tok.Offset); err != nil {
+			return nil, err
+		}
+		return d.readBodyTemp()
+	case TypeClose:
+		if err := d.checkClose(tok, s); err != nil {
+			return nil, err
+		}
+		return nil, Violationf("%w: %s needs one STRING", ErrUnexpectedToken, s.typ)
+	case TypeAbort:
+		return nil, &Violation{Offset: tok.Offset, Err: ErrAborted}
+	case TypeOpen:
+		d.nextOpen++
+		if err := d.discard(tok.Header); err != nil {
+			return nil, err
+		}
+		return nil, Violationf("%w: %s needs one STRING, not a sequence", ErrUnexpectedToken, s.typ)
+	default:
+		return nil, Violationf("%w: %s needs one STRING, not %v", ErrUnexpectedToken, s.typ, tok.Type)
+	}
+}
+
 // track marks s as an open container that references may point to.
 func (d *Decoder) track(s *Seq) {
 	if d.scope != nil {
-		d.scope.set(s.id, openMarker{})
+		d.scope.open(s.id)
 	}
 }
 
@@ -617,10 +809,12 @@ func (d *Decoder) finish(s *Seq, v any) {
 	if d.scope == nil {
 		return
 	}
-	for _, f := range d.scope.fix[s.id] {
-		setElem(f.h.v, f.index, v)
+	if d.scope.fix != nil {
+		for _, f := range d.scope.fix[s.id] {
+			setElem(f.h.v, f.index, v)
+		}
+		delete(d.scope.fix, s.id)
 	}
-	delete(d.scope.fix, s.id)
 	d.scope.set(s.id, v)
 }
 
@@ -654,8 +848,11 @@ func setElem(container any, i int, v any) {
 
 func (d *Decoder) readList(s *Seq) (any, error) {
 	d.track(s)
-	var items []any
 	var h *holder
+	// Elements are staged on a stack shared by all the lists being
+	// decoded, as dict items are (see readDict).
+	start := len(d.elems)
+	defer d.popElems(start)
 	for {
 		v, ok, err := s.next()
 		if err != nil {
@@ -671,20 +868,25 @@ func (d *Decoder) readList(s *Seq) (any, error) {
 			if s.typ == "set" || s.typ == "immutable-set" {
 				return nil, NewViolation(ErrUnhashableKey)
 			}
-			d.pend(&h, ref, len(items))
+			d.pend(&h, ref, len(d.elems)-start)
 		}
-		items = append(items, v)
+		d.elems = append(d.elems, v)
+	}
+	items := []any{} // never nil
+	if n := len(d.elems) - start; n > 0 {
+		items = make([]any, n)
+		copy(items, d.elems[start:])
 	}
 	var out any
 	switch s.typ {
 	case "list":
-		out = List(nonNil(items))
+		out = List(items)
 	case "tuple":
-		out = Tuple(nonNil(items))
+		out = Tuple(items)
 	case "set":
-		out = Set(nonNil(items))
+		out = Set(items)
 	default:
-		out = FrozenSet(nonNil(items))
+		out = FrozenSet(items)
 	}
 	if s.typ == "set" || s.typ == "immutable-set" {
 		// Duplicates collapse silently in Python; only unhashable
@@ -702,12 +904,19 @@ func (d *Decoder) readList(s *Seq) (any, error) {
 	return out, nil
 }
 
-func nonNil(items []any) []any {
-	if items == nil {
-		return []any{}
+// popElems drops the staged list elements above start, clearing them so
+// they pin nothing, and lets a stack grown by a long list go.
+func (d *Decoder) popElems(start int) {
+	clear(d.elems[start:])
+	d.elems = d.elems[:start]
+	if start == 0 && cap(d.elems) > maxKeptStaged {
+		d.elems = nil
 	}
-	return items
 }
+
+// maxKeptStaged bounds the staging stacks (d.items, d.elems) kept between
+// messages: 8 KiB at most for items, whatever the last message held.
+const maxKeptStaged = 256
 
 func (d *Decoder) readDict(s *Seq) (any, error) {
 	d.track(s)
@@ -766,7 +975,7 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 func (d *Decoder) popItems(start int) {
 	clear(d.items[start:])
 	d.items = d.items[:start]
-	if start == 0 && cap(d.items) > 4096 {
+	if start == 0 && cap(d.items) > maxKeptStaged {
 		d.items = nil
 	}
 }
@@ -777,6 +986,15 @@ const smallDict = 16
 // checkKey rejects an unhashable or duplicate key, fatally as
 // python-foolscap does.
 func (d *Decoder) checkKey(dict *Dict, seen *map[string]struct{}, k any) error {
+	if ks, ok := k.(string); ok && len(dict.Items) < smallDict {
+		// The usual key: a str is hashable and equals only a str.
+		for _, it := range dict.Items {
+			if is, ok := it.Key.(string); ok && is == ks {
+				return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrDuplicateKey))
+			}
+		}
+		return nil
+	}
 	if len(dict.Items) < smallDict {
 		if !hashable(k) {
 			return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))

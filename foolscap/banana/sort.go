@@ -2,22 +2,47 @@ package banana
 
 import (
 	"bytes"
+	"cmp"
 	"math/big"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
-// sortedItems returns the items in the order Python's sorted() gives their
-// keys, or in their original order when some keys are not comparable
-// (where python-foolscap itself would fail to send the dict).
-func sortedItems(items []DictItem) []DictItem {
+// sortOrder returns the indexes of items in the order Python's sorted()
+// gives their keys, appended to *buf (which the caller truncates when done
+// with them), or nil for the items' own order: when they are in order
+// already, or when some keys are not comparable (where python-foolscap
+// itself would fail to send the dict). Sorting indexes rather than a copy
+// of the items moves no pointers, so it costs no write barriers.
+func sortOrder(items []DictItem, buf *[]int32) []int32 {
 	if len(items) < 2 {
-		return items
+		return nil
 	}
-	out := slices.Clone(items)
+	// Nearly every dict has keys of one kind (str, or bytes from Python 2
+	// peers, sometimes ints), which compare without pyLess's big.Rat
+	// conversions, and a dict that we decoded (python-foolscap sends them
+	// sorted) is in order already. The comparators agree with pyLess for
+	// their kind, and a stable sort of a non-decreasing slice is itself.
+	switch items[0].Key.(type) {
+	case string:
+		if allKeys[string](items) {
+			return orderBy(items, buf, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		}
+	case []byte:
+		if allKeys[[]byte](items) {
+			return orderBy(items, buf, func(a, b any) int { return bytes.Compare(a.([]byte), b.([]byte)) })
+		}
+	case int64:
+		if allKeys[int64](items) {
+			return orderBy(items, buf, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
+		}
+	}
+	order := identity(len(items), buf)
 	ok := true
-	slices.SortStableFunc(out, func(a, b DictItem) int {
-		lt, comparable := pyLess(a.Key, b.Key)
+	slices.SortStableFunc(order, func(i, j int32) int {
+		a, b := items[i].Key, items[j].Key
+		lt, comparable := pyLess(a, b)
 		if !comparable {
 			ok = false
 			return 0
@@ -25,15 +50,46 @@ func sortedItems(items []DictItem) []DictItem {
 		if lt {
 			return -1
 		}
-		if gt, _ := pyLess(b.Key, a.Key); gt {
+		if gt, _ := pyLess(b, a); gt {
 			return 1
 		}
 		return 0
 	})
 	if !ok {
-		return items
+		return nil
 	}
-	return out
+	return order
+}
+
+// orderBy is sortOrder for keys that keyCmp totally orders.
+func orderBy(items []DictItem, buf *[]int32, keyCmp func(a, b any) int) []int32 {
+	for i := 1; i < len(items); i++ {
+		if keyCmp(items[i-1].Key, items[i].Key) > 0 {
+			order := identity(len(items), buf)
+			slices.SortStableFunc(order, func(i, j int32) int { return keyCmp(items[i].Key, items[j].Key) })
+			return order
+		}
+	}
+	return nil
+}
+
+// identity appends 0..n-1 to *buf and returns them.
+func identity(n int, buf *[]int32) []int32 {
+	start := len(*buf)
+	for i := range n {
+		*buf = append(*buf, int32(i))
+	}
+	return (*buf)[start:]
+}
+
+// allKeys reports whether every key is a K.
+func allKeys[K any](items []DictItem) bool {
+	for _, it := range items {
+		if _, ok := it.Key.(K); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // pyLess reports a < b with Python 3 semantics for the value model;

@@ -80,6 +80,21 @@ type Token struct {
 	Offset int64
 }
 
+// Indexes of the open types the value model uses in the initial VOCAB
+// table (vocabWords).
+const (
+	vocabNone         = 0
+	vocabBoolean      = 1
+	vocabReference    = 2
+	vocabDict         = 3
+	vocabList         = 4
+	vocabTuple        = 5
+	vocabSet          = 6
+	vocabImmutableSet = 7
+	vocabUnicode      = 8
+	vocabCopyable     = 18
+)
+
 // The initial VOCAB table (vocab.py, index 1).
 var vocabWords = [...]string{
 	"none", "boolean", "reference", "dict", "list", "tuple", "set",
@@ -103,13 +118,24 @@ func VocabWords() []string {
 	return append([]string(nil), vocabWords[:]...)
 }
 
-func vocabIndex(s []byte) (int, bool) {
+// vocabByLen lists the indexes of the initial VOCAB words by length, so
+// that the lookup every sent bytes token and every received open type goes
+// through compares against at most four words. Read-only.
+var vocabByLen = func() (t [16][]uint8) {
+	for i, w := range vocabWords {
+		t[len(w)] = append(t[len(w)], uint8(i))
+	}
+	return t
+}()
+
+// vocabIndex returns the index of s in the initial VOCAB table.
+func vocabIndex[S string | []byte](s S) (int, bool) {
 	if len(s) < 3 || len(s) > 15 {
 		return 0, false
 	}
-	for i, w := range vocabWords {
-		if w == string(s) {
-			return i, true
+	for _, i := range vocabByLen[len(s)] {
+		if w := vocabWords[i]; w[0] == s[0] && w == string(s) {
+			return int(i), true
 		}
 	}
 	return 0, false
