@@ -3,6 +3,8 @@ package loadnode
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
@@ -47,7 +49,7 @@ func MakeIncidents(spec IncidentSpec) ([]Incident, error) {
 	}
 	rng := rand.New(rand.NewPCG(spec.Seed, spec.Seed^0x9e3779b97f4a7c15))
 	incarnation := hexString(rng, 16)
-	versions := banana.NewDict("twisted", "22.4.0", "foolscap", "21.7.0", "loadnode", "1")
+	versions := sortedDict("twisted", "22.4.0", "foolscap", "21.7.0", "loadnode", "1")
 	out := make([]Incident, 0, spec.Count)
 	num := int64(0)
 	for i := range spec.Count {
@@ -59,7 +61,7 @@ func MakeIncidents(spec IncidentSpec) ([]Incident, error) {
 			events = append(events, incidentEvent(num, t0+float64(j)*0.01, incarnation, j))
 			num++
 		}
-		trigger := banana.NewDict(
+		trigger := sortedDict(
 			"format", "%(label)s-weird happened: %(why)s",
 			"label", fmt.Sprintf("bench%d", i),
 			"why", "synthetic load",
@@ -72,7 +74,7 @@ func MakeIncidents(spec IncidentSpec) ([]Incident, error) {
 		)
 		num++
 		events = append(events, trigger)
-		header := banana.NewDict(
+		header := sortedDict(
 			"type", "incident",
 			"trigger", trigger,
 			"versions", versions,
@@ -89,7 +91,7 @@ func incidentEvent(num int64, t float64, incarnation string, j int) *banana.Dict
 	inc := banana.List{incarnation, nil}
 	switch j % 4 {
 	case 0:
-		return banana.NewDict(
+		return sortedDict(
 			"format", "TubConnector created from %(fromtubid)s to %(totubid)s",
 			"fromtubid", "qrrnx55najmpo4kcseajcszexvro4qig",
 			"totubid", "fafh6c7flkglf3use5jrqf3hh3ubwgyb",
@@ -101,7 +103,7 @@ func incidentEvent(num int64, t float64, incarnation string, j int) *banana.Dict
 			"incarnation", inc,
 		)
 	case 1:
-		return banana.NewDict(
+		return sortedDict(
 			"parent", num-1,
 			"facility", "foolscap.connection",
 			"num", num,
@@ -111,7 +113,7 @@ func incidentEvent(num int64, t float64, incarnation string, j int) *banana.Dict
 			"incarnation", inc,
 		)
 	case 2:
-		return banana.NewDict(
+		return sortedDict(
 			"format", "uploaded %(size)d bytes to %(server)s",
 			"size", int64(1<<20+j),
 			"server", "v0-abcdefghijklmnopqrstuvwxyz",
@@ -122,7 +124,7 @@ func incidentEvent(num int64, t float64, incarnation string, j int) *banana.Dict
 			"incarnation", inc,
 		)
 	default:
-		return banana.NewDict(
+		return sortedDict(
 			"facility", "bench.app",
 			"num", num,
 			"level", int64(levelUnusual),
@@ -133,11 +135,21 @@ func incidentEvent(num int64, t float64, incarnation string, j int) *banana.Dict
 	}
 }
 
+// sortedDict is banana.NewDict with the items in key order. python-foolscap
+// sends every dict with its keys sorted, and so does our Encoder, which
+// then has no sorting left to do for a load node's events: the load nodes
+// share the CPUs with the gatherer being measured.
+func sortedDict(kv ...any) *banana.Dict {
+	d := banana.NewDict(kv...)
+	slices.SortFunc(d.Items, func(a, b banana.DictItem) int { return strings.Compare(a.Key.(string), b.Key.(string)) })
+	return d
+}
+
 // LiveEvent is an event as python-foolscap's log.msg hands it to a
 // subscription: message= form, a float time, the incarnation as a
 // (hex, None) tuple.
 func LiveEvent(num int64, now time.Time, incarnation string) *banana.Dict {
-	return banana.NewDict(
+	return sortedDict(
 		"format", "request %(n)d served in %(ms)d ms",
 		"n", num,
 		"ms", num%97,
