@@ -36,10 +36,11 @@ import (
 
 // bwtScratch holds the buffers of the transform, reused between blocks.
 type bwtScratch struct {
-	root  []byte     // the last byte of u, then the least rotation w = u^m
-	sa    []int32    // suffix array of u
-	tmp   [512]int32 // SA-IS bucket and frequency tables for byte text
-	spare []int32    // SA-IS scratch for pathological inputs, grown once
+	root    []byte  // the last byte of u, then the least rotation w = u^m
+	sa      []int32 // suffix array of u
+	lms     []int32 // the LMS positions of u, for SA-IS
+	buckets byteTables
+	sub     subSorter
 }
 
 // bwt writes the transform of the cyclic block t into dst (len(dst) ==
@@ -61,7 +62,7 @@ func (s *bwtScratch) bwt(dst, t []byte, cmin byte) int {
 	u := w[:p]
 	s.root[0] = u[p-1]
 	before := s.root[:p]
-	sa := s.sortSuffixes(u)
+	sa := s.sortSuffixes(s.root[:p+1])
 
 	// Row of T: the first copy of rotation ((n-k) mod n) mod p of u.
 	x0 := int32(((n - k) % n) % p)
@@ -89,14 +90,19 @@ func (s *bwtScratch) bwt(dst, t []byte, cmin byte) int {
 	return orig
 }
 
-// sortSuffixes returns the suffix array of u (valid until the next call).
-func (s *bwtScratch) sortSuffixes(u []byte) []int32 {
-	if cap(s.sa) < len(u) {
-		s.sa = make([]int32, len(u), len(u)+len(u)/4)
+// sortSuffixes returns the suffix array of u = ext[1:] (valid until the
+// next call); ext[0] may be any byte.
+func (s *bwtScratch) sortSuffixes(ext []byte) []int32 {
+	n := len(ext) - 1
+	if cap(s.sa) < n {
+		s.sa = make([]int32, n, n+n/4)
 	}
-	sa := s.sa[:len(u)]
+	sa := s.sa[:n]
 	clear(sa)
-	sais_8_32(u, 256, sa, s.tmp[:], &s.spare)
+	if cap(s.lms) < n/2 {
+		s.lms = make([]int32, n/2, (n+n/4)/2)
+	}
+	saisBytes(ext, sa, s.lms[:n/2], &s.buckets, &s.sub)
 	return sa
 }
 

@@ -51,7 +51,7 @@ func BenchmarkBWT(b *testing.B) {
 		}
 	})
 	k, _ := leastRotation(in, slices.Min(in))
-	w := append(append([]byte{}, in[k:]...), in[:k]...)
+	w := append(append([]byte{0}, in[k:]...), in[:k]...)
 	b.Run("sais", func(b *testing.B) {
 		b.SetBytes(int64(len(in)))
 		for b.Loop() {

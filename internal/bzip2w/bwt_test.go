@@ -2,8 +2,15 @@ package bzip2w
 
 import (
 	"bytes"
+	"cmp"
+	"compress/bzip2"
+	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -203,7 +210,7 @@ func TestSuffixArray(t *testing.T) {
 	var s bwtScratch
 	check := func(name string, in []byte) {
 		t.Helper()
-		sa := s.sortSuffixes(in)
+		sa := s.sortSuffixes(append([]byte{0}, in...))
 		want := make([]int32, len(in))
 		for i := range want {
 			want[i] = int32(i)
@@ -242,8 +249,147 @@ func TestSuffixArray(t *testing.T) {
 		}
 	}
 	check("forcealloc", x)
-	if cap(s.spare) == 0 {
+	if cap(s.sub.oldSpare) == 0 {
 		t.Error("forcealloc input did not use the spare scratch buffer")
 	}
 	check("forcealloc again", x) // with the spare buffer reused
+}
+
+// refSuffixArray sorts the suffixes of t by prefix doubling, independently
+// of SA-IS.
+func refSuffixArray(t []byte) []int32 {
+	n := len(t)
+	sa := make([]int32, n)
+	rank, next := make([]int, n), make([]int, n)
+	for i := range sa {
+		sa[i] = int32(i)
+		rank[i] = int(t[i])
+	}
+	for k := 1; n > 0; k <<= 1 {
+		key := func(i int32) [2]int {
+			if int(i)+k < n {
+				return [2]int{rank[i], rank[int(i)+k]}
+			}
+			return [2]int{rank[i], -1} // a proper prefix sorts first
+		}
+		slices.SortFunc(sa, func(a, b int32) int {
+			ka, kb := key(a), key(b)
+			return cmp.Or(cmp.Compare(ka[0], kb[0]), cmp.Compare(ka[1], kb[1]))
+		})
+		next[sa[0]] = 0
+		for i := 1; i < n; i++ {
+			next[sa[i]] = next[sa[i-1]] + b2i(key(sa[i-1]) != key(sa[i]))
+		}
+		rank, next = next, rank
+		if rank[sa[n-1]] == n-1 {
+			break
+		}
+	}
+	return sa
+}
+
+// sampleText makes inputs of the shapes that exercise SA-IS: random over
+// small and large alphabets, mutated repetitions of a word, runs, and
+// copies of earlier pieces (like compressible text).
+func sampleText(rng *rand.Rand, n int) []byte {
+	k := 1 + rng.IntN(1+rng.IntN(256))
+	in := make([]byte, n)
+	switch rng.IntN(4) {
+	case 0:
+		for i := range in {
+			in[i] = byte(rng.IntN(k))
+		}
+	case 1:
+		u := make([]byte, 1+rng.IntN(50))
+		for i := range u {
+			u[i] = byte(rng.IntN(k))
+		}
+		for i := range in {
+			in[i] = u[i%len(u)]
+			if rng.IntN(200) == 0 {
+				in[i] = byte(rng.IntN(k))
+			}
+		}
+	case 2:
+		for i := 0; i < n; {
+			c := byte(rng.IntN(k))
+			for l := 1 + rng.IntN(30); l > 0 && i < n; l-- {
+				in[i] = c
+				i++
+			}
+		}
+	case 3:
+		for i := 0; i < n; {
+			if i > 10 && rng.IntN(3) > 0 {
+				src := rng.IntN(i)
+				for l := 1 + rng.IntN(100); l > 0 && i < n; l-- {
+					in[i] = in[src]
+					i++
+					src++
+				}
+			} else {
+				in[i] = byte(rng.IntN(k))
+				i++
+			}
+		}
+	}
+	return in
+}
+
+// TestSuffixArrayShapes checks SA-IS against prefix doubling on inputs of
+// many shapes and sizes, which take the recursion through its three kinds
+// of table memory (the free middle of sa, the spare slice, and the old
+// SA-IS of sais_stdlib.go), and on the incident fixtures.
+func TestSuffixArrayShapes(t *testing.T) {
+	var s bwtScratch
+	check := func(name string, in []byte) {
+		t.Helper()
+		got := s.sortSuffixes(append([]byte{byte(len(in))}, in...))
+		if want := refSuffixArray(in); !slices.Equal(got, want) {
+			t.Fatalf("%s (%d bytes): suffix array differs from prefix doubling", name, len(in))
+		}
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 600 {
+		check("sample", sampleText(rng, rng.IntN(1<<uint(1+rng.IntN(13)))))
+	}
+	for range 3 {
+		check("large sample", sampleText(rng, 100000+rng.IntN(100000)))
+	}
+	if len(s.sub.spare) == 0 || len(s.sub.oldSpare) == 0 {
+		t.Errorf("spare tables used: %v, old SA-IS's spare used: %v; want both", len(s.sub.spare) > 0, len(s.sub.oldSpare) > 0)
+	}
+	err := filepath.WalkDir("../../fixtures/flogfiles", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(path, ".bz2") {
+			return err
+		}
+		z, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		raw, err := io.ReadAll(bzip2.NewReader(bytes.NewReader(z)))
+		if err != nil {
+			return err
+		}
+		check(path, raw)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzSuffixArray checks SA-IS against prefix doubling.
+func FuzzSuffixArray(f *testing.F) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for range 20 {
+		f.Add(sampleText(rng, rng.IntN(3000)))
+	}
+	var s bwtScratch
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got := s.sortSuffixes(append([]byte{0}, in...))
+		if want := refSuffixArray(in); !slices.Equal(got, want) {
+			t.Fatalf("suffix array of %q differs from prefix doubling", in)
+		}
+	})
 }
