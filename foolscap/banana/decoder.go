@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"math/big"
+	"math/rand/v2"
 )
 
 // DecoderOptions configures a Decoder.
@@ -98,7 +98,7 @@ func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
 		d.handlers[i] = d.hands[w]
 	}
 	d.msgLeft = d.lim.MaxMessageBytes
-	d.texts.seed = maphash.MakeSeed()
+	d.texts.seed = rand.Uint64()
 	return d
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
+	"slices"
 )
 
 // Marshaler is implemented by values that write their own tokens, such as
@@ -42,11 +44,16 @@ type Encoder struct {
 
 	// The reference scope of the current message: the OPEN id of every
 	// container written in it, by identity. The maps are made on the
-	// first container (most messages hold none) and kept from message
-	// to message only while small.
+	// first container (most messages hold none), at the size the last
+	// message needed (messages on a connection tend to be alike, and
+	// growing a map is most of its cost), and kept from message to
+	// message only while small.
 	scoped   bool
 	dictRefs map[*Dict]uint64
-	seqRefs  map[seqKey]uint64
+	seqRefs  map[*any]seqRef   // lists, tuples and sets, by first element
+	seqMore  map[seqKey]uint64 // the rare others with the same first element
+	dictHint int
+	seqHint  int
 }
 
 // seqKey identifies a list, tuple or set: Go slices have no identity of
@@ -58,11 +65,23 @@ type seqKey struct {
 	kind byte
 }
 
+// seqRef is the first sequence of a scope that began with a given element
+// (keying seqRefs by that element alone makes its lookups a pointer's).
+type seqRef struct {
+	n    int
+	kind byte
+	id   uint64
+}
+
 // maxKeptRefs is the size up to which the reference maps are kept (cleared)
 // between messages: a few hundred bytes each, not worth making again for
 // every message, where a big message's maps would pin kilobytes on an idle
 // connection.
 const maxKeptRefs = 8
+
+// maxRefsHint bounds the size a reference map is made at, so that one huge
+// message does not make every later one allocate a huge map.
+const maxRefsHint = 4096
 
 // NewEncoder returns an Encoder whose first OPEN gets id 0.
 func NewEncoder(opts EncoderOptions) *Encoder {
@@ -96,24 +115,61 @@ func (e *Encoder) BeginScope() {
 // EndScope ends the current reference scope.
 func (e *Encoder) EndScope() {
 	e.scoped = false
+	e.dictHint = min(len(e.dictRefs), maxRefsHint)
 	if len(e.dictRefs) > maxKeptRefs {
 		e.dictRefs = nil
 	}
 	clear(e.dictRefs)
+	e.seqHint = min(len(e.seqRefs), maxRefsHint)
 	if len(e.seqRefs) > maxKeptRefs {
 		e.seqRefs = nil
 	}
 	clear(e.seqRefs)
+	e.seqMore = nil
 }
 
 func (e *Encoder) header(v uint64, typ Type) {
-	buf := e.buf
-	for v >= 0x80 {
-		buf = append(buf, byte(v&0x7f))
-		v >>= 7
+	// e.buf = append(e.buf, ...) and e.buf = e.buf[:n] store only the
+	// length back: no write barrier for the pointer.
+	if v < 0x80 { // includes 0, which is sent as one zero byte
+		e.buf = append(e.buf, byte(v), byte(typ))
+		return
 	}
-	e.buf = append(buf, byte(v), byte(typ)) // 0 is sent as one zero byte
+	e.longHeader(v, typ)
 }
+
+// longHeader is header for v >= 0x80. OPEN and CLOSE ids on a long-lived
+// connection take 3 or 4 bytes: up to 7 of them and the type byte are
+// written with one 8-byte store rather than appended one by one.
+func (e *Encoder) longHeader(v uint64, typ Type) {
+	n := len(e.buf)
+	if cap(e.buf)-n < maxHeader64 {
+		e.buf = slices.Grow(e.buf, maxHeader64)
+	}
+	b := e.buf[n : n+maxHeader64]
+	if v >= 1<<49 {
+		i := 0
+		for ; v >= 0x80; i++ {
+			b[i] = byte(v & 0x7f)
+			v >>= 7
+		}
+		b[i], b[i+1] = byte(v), byte(typ)
+		e.buf = e.buf[:n+i+2]
+		return
+	}
+	digits := (bits.Len64(v) + 6) / 7 // 2 to 7
+	var x uint64
+	for i := range 7 { // unrolled by the compiler: no data-dependent branch
+		x |= (v >> (7 * i) & 0x7f) << (8 * i)
+	}
+	x |= uint64(typ) << (8 * digits)
+	binary.LittleEndian.PutUint64(b, x)
+	e.buf = e.buf[:n+digits+1]
+}
+
+// maxHeader64 is the longest token prefix of a 64-bit header: ten 7-bit
+// digits and the type byte.
+const maxHeader64 = 11
 
 // Open writes an OPEN token and the open type as its index token, and
 // returns the OPEN's id for Close.
@@ -334,21 +390,49 @@ func (e *Encoder) encode(v any, depth int) error {
 
 // reference writes a reference sequence if the container was already sent
 // in this scope, or remembers it.
-func reference[K comparable](e *Encoder, refs *map[K]uint64, k K) (sent bool) {
+func reference[K comparable](e *Encoder, refs *map[K]uint64, hint int, k K) (sent bool) {
 	if !e.scoped {
 		return false
 	}
 	if id, ok := (*refs)[k]; ok {
-		r := e.openVocab(vocabReference)
-		e.WriteInt(int64(id))
-		e.Close(r)
+		e.writeReference(id)
 		return true
 	}
 	if *refs == nil {
-		*refs = make(map[K]uint64)
+		*refs = make(map[K]uint64, hint)
 	}
 	(*refs)[k] = e.nextOpen
 	return false
+}
+
+// seqReference is reference for a non-empty list, tuple or set.
+func (e *Encoder) seqReference(items []any, kind byte) (sent bool) {
+	if !e.scoped {
+		return false
+	}
+	p := &items[0]
+	r, ok := e.seqRefs[p]
+	switch {
+	case !ok:
+		if e.seqRefs == nil {
+			e.seqRefs = make(map[*any]seqRef, e.seqHint)
+		}
+		e.seqRefs[p] = seqRef{n: len(items), kind: kind, id: e.nextOpen}
+		return false
+	case r.n == len(items) && r.kind == kind:
+		e.writeReference(r.id)
+		return true
+	}
+	// Another sequence began with the same element: a sub-slice, or a
+	// List and a Tuple of one array.
+	return reference(e, &e.seqMore, 0, seqKey{p: p, n: len(items), kind: kind})
+}
+
+// writeReference writes a reference sequence to the object numbered id.
+func (e *Encoder) writeReference(id uint64) {
+	r := e.openVocab(vocabReference)
+	e.WriteInt(int64(id))
+	e.Close(r)
 }
 
 func (e *Encoder) tooDeep(depth int) error {
@@ -363,7 +447,7 @@ func (e *Encoder) seq(openType uint64, kind byte, items []any, depth int) error 
 		return err
 	}
 	if kind != 0 && len(items) > 0 {
-		if reference(e, &e.seqRefs, seqKey{p: &items[0], n: len(items), kind: kind}) {
+		if e.seqReference(items, kind) {
 			return nil
 		}
 	}
@@ -385,7 +469,7 @@ func (e *Encoder) dict(d *Dict, depth int) error {
 	if d == nil {
 		d = &Dict{}
 	}
-	if reference(e, &e.dictRefs, d) {
+	if reference(e, &e.dictRefs, e.dictHint, d) {
 		return nil
 	}
 	id := e.openVocab(vocabDict)

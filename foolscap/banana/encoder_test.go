@@ -112,3 +112,32 @@ func TestVocabConstants(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderEncoding checks token prefixes against the definition:
+// little-endian base-128 digits, none for 0 but one, then the type byte.
+func TestHeaderEncoding(t *testing.T) {
+	want := func(v uint64, typ Type) []byte {
+		var b []byte
+		if v == 0 {
+			b = append(b, 0)
+		}
+		for ; v > 0; v >>= 7 {
+			b = append(b, byte(v&0x7f))
+		}
+		return append(b, byte(typ))
+	}
+	vals := []uint64{0, 1, 0x7f, ^uint64(0), ^uint64(0) >> 1}
+	for k := 1; k < 64; k++ {
+		vals = append(vals, 1<<k-1, 1<<k, 1<<k+1, 1<<k|0x55)
+	}
+	e := NewEncoder(EncoderOptions{})
+	for _, v := range vals {
+		for _, typ := range []Type{TypeOpen, TypeClose, TypeInt} {
+			e.buf = append(e.buf[:0], "prefix"...)
+			e.header(v, typ)
+			if got, w := e.Bytes()[6:], want(v, typ); !bytes.Equal(got, w) {
+				t.Errorf("header(%#x, %v) = %x, want %x", v, typ, got, w)
+			}
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"math/big"
 	"slices"
@@ -29,6 +28,7 @@ type Seq struct {
 	depth  int
 	count  int
 	closed bool
+	slot   int // index of the container in the scope's objs, or -1 (see track)
 }
 
 // OpenType returns the sequence's open type ("call", "list", ...).
@@ -92,9 +92,12 @@ func (s *Seq) next() (any, bool, error) {
 	if s.closed {
 		return nil, false, nil
 	}
-	v, closed, err := s.d.readChild(s)
-	if err != nil {
-		return nil, false, err
+	v, closed, ok := s.d.quickChild(s)
+	if !ok {
+		var err error
+		if v, closed, err = s.d.readChild(s); err != nil {
+			return nil, false, err
+		}
 	}
 	if closed {
 		return nil, false, nil
@@ -141,18 +144,13 @@ func (sc *scope) get(id uint64) (v any, open, found bool) {
 }
 
 // open records the container numbered id, which must be above every id
-// recorded so far.
-func (sc *scope) open(id uint64) {
-	if id >= sc.base {
-		sc.objs = append(sc.objs, scopeObj{id: id, v: openMarker{}})
+// recorded so far, and returns its index in objs, or -1.
+func (sc *scope) open(id uint64) int {
+	if id < sc.base {
+		return -1
 	}
-}
-
-// set records the final value of the container numbered id.
-func (sc *scope) set(id uint64, v any) {
-	if i, ok := sc.find(id); ok {
-		sc.objs[i].v = v
-	}
+	sc.objs = append(sc.objs, scopeObj{id: id, v: openMarker{}})
+	return len(sc.objs) - 1
 }
 
 // pendingRef stands for a reference to a container that is still open.
@@ -240,11 +238,8 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 }
 
 // readChild reads the next child of s. closed reports that s's CLOSE was
-// read (and checked).
+// read (and checked). (Seq.next tries quickChild first.)
 func (d *Decoder) readChild(s *Seq) (v any, closed bool, err error) {
-	if v, closed, ok := d.quickChild(s); ok {
-		return v, closed, nil
-	}
 	tok, err := d.nextData()
 	if err != nil {
 		return nil, false, err
@@ -555,28 +550,32 @@ func (d *Decoder) readOpenBody(s *Seq, openOffset int64) (any, error) {
 // textTable interns the short str values of one message. Dict keys and
 // common values (field names, facilities, formats, tubids) repeat in
 // every event of an incident, and a hit saves both the string and its
-// boxing into an interface. The table is a fixed set of two-way buckets:
-// a new value takes the place of the older one in its bucket, so the
-// table is bounded whatever the peer sends, keeps up when the common
-// values change, and two common values that hash alike do not evict each
-// other on every event. It is made only once a message has had
+// boxing into an interface. The table is a fixed set of 4-way buckets: a
+// new value goes first in its bucket and the oldest drops out, so the
+// table is bounded whatever the peer sends and keeps up when the common
+// values change, while the few dozen common values of an incident do not
+// evict one another (with 2-way buckets, three of them hashed alike for
+// one Decoder seed in thirty). It is made only once a message has had
 // internAfter str values, and dropped when the message ends, so small
 // messages and idle connections do not pay for it.
 type textTable struct {
-	seed    maphash.Seed
-	buckets [][2]any // nil, or internBuckets of boxed strings, newest first
-	seen    int      // str values read in the current message
+	seed    uint64
+	buckets []textBucket // nil, or internBuckets
+	seen    int          // str values read in the current message
 }
+
+// textBucket holds boxed strings, newest first; nil where empty.
+type textBucket [4]any
 
 const (
 	maxInternBytes = 64  // longer values are rarely repeated
-	internBuckets  = 256 // 8 KiB while a big message is decoded
+	internBuckets  = 128 // 8 KiB while a big message is decoded
 	internAfter    = 32
 )
 
 // bucket returns the bucket where b is, or would be, interned; nil when b
 // is not to be interned.
-func (t *textTable) bucket(b []byte) *[2]any {
+func (t *textTable) bucket(b []byte) *textBucket {
 	if len(b) > maxInternBytes {
 		return nil
 	}
@@ -584,9 +583,50 @@ func (t *textTable) bucket(b []byte) *[2]any {
 		if t.seen++; t.seen < internAfter {
 			return nil
 		}
-		t.buckets = make([][2]any, internBuckets)
+		t.buckets = make([]textBucket, internBuckets)
 	}
-	return &t.buckets[maphash.Bytes(t.seed, b)&(internBuckets-1)]
+	return &t.buckets[textHash(b, t.seed)&(internBuckets-1)]
+}
+
+// find returns the boxed string equal to b, or nil.
+func (bk *textBucket) find(b []byte) any {
+	for _, v := range bk {
+		if t, ok := v.(string); ok && t == string(b) {
+			return v
+		}
+	}
+	return nil
+}
+
+// add puts v first, dropping the oldest value.
+func (bk *textBucket) add(v any) {
+	copy(bk[1:], bk[:len(bk)-1])
+	bk[0] = v
+}
+
+// textHash hashes a short string from its length and its first, middle
+// and last eight bytes, which tell apart the keys and values that repeat
+// (and costs a third of a general hash). Strings that share all of those
+// only share a bucket. The seed is per Decoder, so a peer cannot aim
+// values at one bucket.
+func textHash(b []byte, seed uint64) uint64 {
+	x := seed ^ uint64(len(b))
+	if len(b) >= 8 {
+		x ^= binary.LittleEndian.Uint64(b)
+		x = x*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[len(b)/2-4:])
+		x = x*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[len(b)-8:])
+	} else {
+		for _, c := range b {
+			x = x<<8 | x>>56 ^ uint64(c)
+		}
+	}
+	// The finalizer of splitmix64, so that every input bit reaches the
+	// low bits that pick the bucket.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (t *textTable) reset() {
@@ -603,11 +643,9 @@ func (d *Decoder) readTextValue(s *Seq) (any, error) {
 	}
 	bk := d.texts.bucket(b)
 	if bk != nil {
-		for _, v := range bk {
-			if t, ok := v.(string); ok && t == string(b) {
-				s.count++
-				return v, nil // valid UTF-8: it was checked when stored
-			}
+		if v := bk.find(b); v != nil {
+			s.count++
+			return v, nil // valid UTF-8: it was checked when stored
 		}
 	}
 	if !utf8.Valid(b) {
@@ -616,7 +654,7 @@ func (d *Decoder) readTextValue(s *Seq) (any, error) {
 	s.count++
 	var v any = string(b)
 	if bk != nil {
-		bk[0], bk[1] = v, bk[0]
+		bk.add(v)
 	}
 	return v, nil
 }
@@ -708,12 +746,7 @@ func (d *Decoder) quickText(w []byte, i int, open uint64, depth int) (any, bool)
 	var v any
 	bk := d.texts.bucket(body)
 	if bk != nil {
-		for _, b := range bk {
-			if t, ok := b.(string); ok && t == string(body) {
-				v = b
-				break
-			}
-		}
+		v = bk.find(body)
 	}
 	if v == nil {
 		if !utf8.Valid(body) {
@@ -721,7 +754,7 @@ func (d *Decoder) quickText(w []byte, i int, open uint64, depth int) (any, bool)
 		}
 		v = string(body)
 		if bk != nil {
-			bk[0], bk[1] = v, bk[0]
+			bk.add(v)
 		}
 	}
 	d.nextOpen++
@@ -732,15 +765,21 @@ func (d *Decoder) quickText(w []byte, i int, open uint64, depth int) (any, bool)
 
 // peekHeader parses the token at w[i:] when its header is complete in w
 // and at most 63 bits long, returning its value and type byte and the
-// index just past the type byte.
+// index just past the type byte. (Small enough to be inlined.)
 func peekHeader(w []byte, i int) (v uint64, typ byte, end int, ok bool) {
-	for j := i; j < len(w) && j <= i+9; j++ {
-		if b := w[j]; b >= 0x80 {
-			for k := j - 1; k >= i; k-- {
-				v = v<<7 | uint64(w[k])
-			}
-			return v, b, j + 1, true
+	if i < 0 || i > len(w) {
+		return 0, 0, 0, false
+	}
+	var shift uint
+	for j, b := range w[i:] {
+		if b >= 0x80 {
+			return v, b, i + j + 1, true
 		}
+		if j == 9 {
+			break
+		}
+		v |= uint64(b) << shift
+		shift += 7
 	}
 	return 0, 0, 0, false
 }
@@ -798,8 +837,9 @@ func (d *Decoder) readTextBody(s *Seq) ([]byte, error) {
 
 // track marks s as an open container that references may point to.
 func (d *Decoder) track(s *Seq) {
+	s.slot = -1
 	if d.scope != nil {
-		d.scope.open(s.id)
+		s.slot = d.scope.open(s.id)
 	}
 }
 
@@ -815,7 +855,9 @@ func (d *Decoder) finish(s *Seq, v any) {
 		}
 		delete(d.scope.fix, s.id)
 	}
-	d.scope.set(s.id, v)
+	if s.slot >= 0 {
+		d.scope.objs[s.slot].v = v
+	}
 }
 
 // pend registers a child that is a reference to an open container.
@@ -923,6 +965,11 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 	dict := &Dict{}
 	var seen map[string]struct{} // built once the dict is too big to scan
 	var h *holder
+	// While the keys are str in increasing order, as python-foolscap and
+	// our Encoder send them, a new key greater than the last one cannot
+	// be a duplicate, and there is nothing to scan.
+	var last string
+	ordered := true
 	// Items are staged on a stack shared by all the dicts being decoded
 	// (nested ones above their parent's) and copied out once, at their
 	// exact size, when the dict closes: no growth garbage per dict.
@@ -939,9 +986,14 @@ func (d *Decoder) readDict(s *Seq) (any, error) {
 		if _, pend := k.(*pendingRef); pend {
 			return nil, NewViolation(ErrUnhashableKey)
 		}
-		dict.Items = d.items[start:] // a view for the duplicate check
-		if err := d.checkKey(dict, &seen, k); err != nil {
-			return nil, err
+		if ks, isStr := k.(string); isStr && ordered && (len(d.items) == start || ks > last) {
+			last = ks
+		} else {
+			ordered = false
+			dict.Items = d.items[start:] // a view for the duplicate check
+			if err := d.checkKey(dict, &seen, k); err != nil {
+				return nil, err
+			}
 		}
 		v, ok, err := s.next()
 		if err != nil {

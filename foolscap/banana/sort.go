@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"math/big"
 	"slices"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -26,18 +25,23 @@ func sortOrder(items []DictItem, buf *[]int32) []int32 {
 	// their kind, and a stable sort of a non-decreasing slice is itself.
 	switch items[0].Key.(type) {
 	case string:
-		if allKeys[string](items) {
-			return orderBy(items, buf, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+		if order, ok := orderOrdered[string](items, buf); ok {
+			return order
+		}
+	case int64:
+		if order, ok := orderOrdered[int64](items, buf); ok {
+			return order
 		}
 	case []byte:
 		if allKeys[[]byte](items) {
 			return orderBy(items, buf, func(a, b any) int { return bytes.Compare(a.([]byte), b.([]byte)) })
 		}
-	case int64:
-		if allKeys[int64](items) {
-			return orderBy(items, buf, func(a, b any) int { return cmp.Compare(a.(int64), b.(int64)) })
-		}
 	}
+	return pyOrder(items, buf)
+}
+
+// pyOrder is sortOrder for any keys, compared with pyLess.
+func pyOrder(items []DictItem, buf *[]int32) []int32 {
 	order := identity(len(items), buf)
 	ok := true
 	slices.SortStableFunc(order, func(i, j int32) int {
@@ -59,6 +63,40 @@ func sortOrder(items []DictItem, buf *[]int32) []int32 {
 		return nil
 	}
 	return order
+}
+
+// orderOrdered is sortOrder for keys that are all K, which < orders as
+// pyLess does; ok is false when some key is not a K.
+func orderOrdered[K string | int64](items []DictItem, buf *[]int32) (order []int32, ok bool) {
+	sorted := true
+	prev, _ := items[0].Key.(K)
+	for _, it := range items[1:] {
+		k, isK := it.Key.(K)
+		if !isK {
+			return nil, false
+		}
+		if k < prev {
+			sorted = false
+		}
+		prev = k
+	}
+	if sorted {
+		return nil, true
+	}
+	order = identity(len(items), buf)
+	key := func(i int32) K { return items[i].Key.(K) }
+	if len(order) > 12 {
+		slices.SortStableFunc(order, func(i, j int32) int { return cmp.Compare(key(i), key(j)) })
+		return order, true
+	}
+	// An insertion sort, stable as it moves a key only past greater ones,
+	// is the quickest for the few keys of a usual dict.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && key(order[j]) < key(order[j-1]); j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	return order, true
 }
 
 // orderBy is sortOrder for keys that keyCmp totally orders.

@@ -118,19 +118,24 @@ func VocabWords() []string {
 	return append([]string(nil), vocabWords[:]...)
 }
 
-// vocabByLen lists the indexes of the initial VOCAB words by length, so
-// that the lookup every sent bytes token and every received open type goes
-// through compares against at most four words. Read-only.
-var vocabByLen = func() (t [16][]uint8) {
+// vocabByLen lists the indexes of the initial VOCAB words by length, and
+// vocabFirst the first letters of the words of each length (bit c-'a'),
+// so that the lookup every sent bytes token and every received open type
+// goes through mostly ends at the first byte. Read-only.
+var vocabByLen, vocabFirst = func() (byLen [16][]uint8, first [16]uint32) {
 	for i, w := range vocabWords {
-		t[len(w)] = append(t[len(w)], uint8(i))
+		byLen[len(w)] = append(byLen[len(w)], uint8(i))
+		first[len(w)] |= 1 << (w[0] - 'a')
 	}
-	return t
+	return byLen, first
 }()
 
 // vocabIndex returns the index of s in the initial VOCAB table.
 func vocabIndex[S string | []byte](s S) (int, bool) {
 	if len(s) < 3 || len(s) > 15 {
+		return 0, false
+	}
+	if c := s[0] - 'a'; c >= 26 || vocabFirst[len(s)]&(1<<c) == 0 {
 		return 0, false
 	}
 	for _, i := range vocabByLen[len(s)] {
