@@ -1,6 +1,10 @@
 package bzip2w
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // Symbols of the MTF/RLE2 alphabet: RUNA and RUNB spell zero runs in
 // bijective base 2, MTF position j ≥ 1 is symbol j+1, and the end of block
@@ -133,40 +137,52 @@ func (e *encoder) mtfRLE2(L []byte, seq *[256]byte, nInUse int) []uint16 {
 	out := e.mtfv[:len(L)+1]
 	freq := &e.mtfFreq
 	clear(freq[:])
-	yy := *seq
+	list := *seq
 	wr := 0
 	zPend := 0
-	for _, c := range L {
-		if yy[0] == c {
-			zPend++
+	for i := 0; i < len(L); {
+		c := L[i]
+		if list[0] == c {
+			// The transform of repetitive text has long runs: measure
+			// this one eight bytes at a time.
+			r := runLen(L[i:], c)
+			zPend += r
+			i += r
 			continue
 		}
+		i++
 		if zPend > 0 {
 			wr = putRun(out, wr, zPend, freq)
 			zPend = 0
 		}
-		// Move c to the front, shifting the bytes before it down by one:
-		// inline for the first few positions, which are the common case on
-		// text, and with IndexByte and copy (both vectorised) beyond, which
-		// makes random data (positions around 128) fast.
+		// Move c to the front, shifting the bytes before it down by one.
+		// On text c is mostly among the first 16: find and move it with a
+		// few operations on the first two 8-byte words of the list (the
+		// front in the low byte of the first). Beyond, as on random data,
+		// IndexByte and copy (both vectorised) do it.
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		x := uint64(c) * ones
+		w0 := binary.LittleEndian.Uint64(list[0:8])
+		w1 := binary.LittleEndian.Uint64(list[8:16])
 		var j int
-		if t := yy[1]; t == c {
-			yy[1] = yy[0]
-			j = 1
-		} else if t2 := yy[2]; t2 == c {
-			yy[2] = t
-			yy[1] = yy[0]
-			j = 2
-		} else if t3 := yy[3]; t3 == c {
-			yy[3] = t2
-			yy[2] = t
-			yy[1] = yy[0]
-			j = 3
+		// The lowest byte flagged by the zero-byte test is the first
+		// byte equal to c.
+		if z := (w0 ^ x - ones) &^ (w0 ^ x) & highs; z != 0 {
+			b := bits.TrailingZeros64(z) &^ 7 // 8 times c's index
+			keep := ^uint64(0) << b << 8      // the bytes after c's
+			binary.LittleEndian.PutUint64(list[0:8], (w0<<8|uint64(c))&^keep|w0&keep)
+			j = b / 8
+		} else if z := (w1 ^ x - ones) &^ (w1 ^ x) & highs; z != 0 {
+			b := bits.TrailingZeros64(z) &^ 7
+			keep := ^uint64(0) << b << 8
+			binary.LittleEndian.PutUint64(list[0:8], w0<<8|uint64(c))
+			binary.LittleEndian.PutUint64(list[8:16], (w1<<8|w0>>56)&^keep|w1&keep)
+			j = 8 + b/8
 		} else {
-			j = 4 + bytes.IndexByte(yy[4:nInUse], c)
-			copy(yy[1:j+1], yy[:j])
+			j = 16 + bytes.IndexByte(list[16:nInUse], c)
+			copy(list[1:j+1], list[:j])
+			list[0] = c
 		}
-		yy[0] = c
 		out[wr] = uint16(j + 1)
 		freq[j+1]++
 		wr++
@@ -178,6 +194,21 @@ func (e *encoder) mtfRLE2(L []byte, seq *[256]byte, nInUse int) []uint16 {
 	freq[nInUse+1]++
 	wr++
 	return out[:wr]
+}
+
+// runLen returns the length of the run of c at the start of p (p[0] == c).
+func runLen(p []byte, c byte) int {
+	x := uint64(c) * 0x0101010101010101
+	i := 1
+	for ; i+8 <= len(p); i += 8 {
+		if d := binary.LittleEndian.Uint64(p[i:]) ^ x; d != 0 {
+			return i + bits.TrailingZeros64(d)/8
+		}
+	}
+	for i < len(p) && p[i] == c {
+		i++
+	}
+	return i
 }
 
 // putRun writes a run of n ≥ 1 zeros (repeats of the front byte) as

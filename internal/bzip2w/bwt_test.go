@@ -393,3 +393,71 @@ func FuzzSuffixArray(f *testing.F) {
 		}
 	})
 }
+
+// TestMTFRLE2 checks mtfRLE2 against a direct move-to-front and zero-run
+// coding, on bytes whose positions in the list are small, medium and large.
+func TestMTFRLE2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	var e encoder
+	for range 300 {
+		k := 1 + rng.IntN(256)
+		in := make([]byte, rng.IntN(3000))
+		for i := range in {
+			switch {
+			case i > 0 && rng.IntN(3) == 0:
+				in[i] = in[i-1] // runs
+			case i > 20 && rng.IntN(2) == 0:
+				in[i] = in[i-1-rng.IntN(20)] // near the front
+			default:
+				in[i] = byte(rng.IntN(k))
+			}
+		}
+		var used [256]bool
+		for _, c := range in {
+			used[c] = true
+		}
+		var seq [256]byte
+		n := 0
+		for c, u := range used {
+			if u {
+				seq[n] = byte(c)
+				n++
+			}
+		}
+		// Direct coding.
+		list := slices.Clone(seq[:n])
+		var want []uint16
+		var freq [maxAlphaSize]int32
+		zeros := 0
+		flush := func() {
+			if zeros > 0 {
+				for z := zeros - 1; ; z = (z - 2) / 2 {
+					want = append(want, uint16(z&1))
+					if z < 2 {
+						break
+					}
+				}
+				zeros = 0
+			}
+		}
+		for _, c := range in {
+			j := bytes.IndexByte(list, c)
+			if j == 0 {
+				zeros++
+				continue
+			}
+			flush()
+			copy(list[1:j+1], list[:j])
+			list[0] = c
+			want = append(want, uint16(j+1))
+		}
+		flush()
+		want = append(want, uint16(n+1))
+		for _, v := range want {
+			freq[v]++
+		}
+		if got := e.mtfRLE2(in, &seq, n); !slices.Equal(got, want) || e.mtfFreq != freq {
+			t.Fatalf("mtfRLE2 of %d bytes over %d symbols differs from direct coding", len(in), n)
+		}
+	}
+}

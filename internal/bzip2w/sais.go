@@ -49,7 +49,7 @@ type byteTables [11 * 256]int32
 
 // subSorter holds the scratch memory of the recursion.
 type subSorter struct {
-	spare    []int32 // tables that do not fit in free parts of sa, grown once
+	spare    []int32 // tables and LMS positions of the levels (see alloc)
 	tmp      [512]int32
 	oldSpare []int32 // for the old SA-IS (sais_stdlib.go)
 }
@@ -112,17 +112,15 @@ func saisInts(ext []int32, sa []int32, t tables, sub *subSorter, top int) {
 	}
 	m := countAndGatherLMS(text, sa, t)
 	if m > 1 {
+		lms := sub.alloc(top, m)
+		copy(lms, sa[n-m:])
 		left, f := layoutPartial(text, sa, m, t)
 		d := startPartial(text, sa, t)
 		d = partialLTR32(ext, sa[:left], sa, t.cn, d)
 		shiftMarks(sa, left, t)
 		partialRTL32(ext, sa[left+1:n-f], sa, t.cn, d)
 		if k := nameLMS(sa, m); k < m {
-			sub.sort(sa, m, k, top)
-			// The reduced string is no longer needed: gather the LMS
-			// positions again in its place.
-			lms := sa[n-m:]
-			gatherLMS(text, sa[n-m-1:])
+			sub.sort(sa, m, k, top+m)
 			for i, j := range sa[:m] {
 				sa[i] = lms[j]
 			}
@@ -150,14 +148,7 @@ func (s *subSorter) sort(sa []int32, m, k, top int) {
 	case need <= len(free):
 		ws = free[:need]
 	case need <= max(2*m, 1<<14):
-		if len(s.spare) < top+need {
-			// The deeper levels are at most half as long: with room for
-			// them, the next block of this size allocates nothing.
-			grown := make([]int32, top+need+max(2*m, 1<<14))
-			copy(grown, s.spare[:top])
-			s.spare = grown
-		}
-		ws = s.spare[top : top+need]
+		ws = s.alloc(top, need)
 		top += need
 	default:
 		recurse_32(sa, s.tmp[:], m, k, &s.oldSpare)
@@ -166,6 +157,17 @@ func (s *subSorter) sort(sa []int32, m, k, top int) {
 	dst := sa[:m]
 	clear(dst)
 	saisInts(ext, dst, makeTables(ws, k), s, top)
+}
+
+// alloc returns s.spare[top:top+n], growing s.spare if needed. The levels
+// of the recursion stack their tables and lists of LMS positions there,
+// each level above top. Growing leaves the levels above with the memory
+// they have, and the next block gets the larger slice.
+func (s *subSorter) alloc(top, n int) []int32 {
+	if top+n > len(s.spare) {
+		s.spare = make([]int32, max(top+n, 2*len(s.spare), 1<<14))
+	}
+	return s.spare[top : top+n]
 }
 
 // Positions are L-type or S-type, as in SA-IS: position i is S-type if the
@@ -213,21 +215,6 @@ func countAndGatherLMS[C symbol](text []C, sa []int32, t tables) int {
 		t.lms[c] = cnt[2]
 	}
 	return n - 1 - w
-}
-
-// gatherLMS writes the LMS positions of text, ascending, to lms[1:], which
-// must have room for exactly them all; lms[0] is scratch.
-func gatherLMS[C symbol](text []C, lms []int32) {
-	n := len(text)
-	w := len(lms) - 1
-	c1, t1 := int(text[n-1]), 1
-	for i := n - 2; i >= 0; i-- {
-		c0 := int(text[i])
-		t0 := b2i(c0+t1 > c1)
-		lms[w] = int32(i + 1)
-		w -= t0 &^ t1
-		c1, t1 = c0, t0
-	}
 }
 
 // The LMS-substrings are sorted by inducing them from the LMS positions

@@ -1,9 +1,11 @@
 package bzip2w
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 )
 
@@ -137,10 +139,48 @@ func (z *Writer) rle1(p []byte) int {
 		if w >= limit {
 			break
 		}
+		// Text seldom has runs of 4: copy the bytes before the next one
+		// as they are (not past the end of the block), leaving their last
+		// run open.
+		q := p[i-1 : min(len(p), i-1+limit-w)]
+		if j := run4(q); j > 1 {
+			e := j - 1
+			for e > 0 && q[e-1] == q[j-1] {
+				e--
+			}
+			w += copy(blk[w:], q[:e])
+			b, run = q[e], j-e
+			i += j - 1
+		}
 	}
 	z.block = blk[:w]
 	z.runByte, z.runLen = b, run
 	return i
+}
+
+// run4 returns the index of the first run of 4 equal bytes in q, or
+// max(len(q)-3, 0) if there is none.
+func run4(q []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+11 <= len(q); i += 8 {
+		// Byte k of d is 0 where q[i+k:i+k+4] are equal; the lowest
+		// byte flagged by the zero-byte test is the first such k.
+		w := q[i : i+11 : i+11]
+		x := binary.LittleEndian.Uint64(w)
+		d := x ^ binary.LittleEndian.Uint64(w[1:]) |
+			x ^ binary.LittleEndian.Uint64(w[2:]) |
+			x ^ binary.LittleEndian.Uint64(w[3:])
+		if z := (d - ones) &^ d & highs; z != 0 {
+			return i + bits.TrailingZeros64(z)/8
+		}
+	}
+	for ; i+4 <= len(q); i++ {
+		if c := q[i]; q[i+1] == c && q[i+2] == c && q[i+3] == c {
+			return i
+		}
+	}
+	return max(len(q)-3, 0)
 }
 
 // appendRun appends the RLE1 code of run copies of b.

@@ -341,6 +341,18 @@ func TestSameAsBzip2Command(t *testing.T) {
 			return b
 		}(),
 		"near periodic": append(bytes.Repeat([]byte("ab"), 5000), 'c'),
+		// Runs of every length among text, across many level-1 blocks.
+		"text with runs": func() []byte {
+			rng := rand.New(rand.NewPCG(15, 16))
+			t := text(400000)
+			var b []byte
+			for len(t) > 0 {
+				k := min(len(t), rng.IntN(40))
+				b = append(append(b, t[:k]...), run(t[0], rng.IntN(12))...)
+				t = t[k:]
+			}
+			return b
+		}(),
 	}
 	for name, in := range inputs {
 		for _, level := range []int{1, 9} {
