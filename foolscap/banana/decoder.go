@@ -64,16 +64,16 @@ type Decoder struct {
 	body     [8]byte
 	errBuf   []byte
 
-	scope    *scope                       // reference scope of the current top-level message
-	scopeBuf scope                        // the storage d.scope points at, reused
-	seqs     []*Seq                       // reused, one per depth
-	scratch  []byte                       // reused body buffer for text
-	texts    textTable                    // short str values of the current message (see readTextValue)
-	items    []DictItem                   // staged items of the dicts being decoded (see readDict)
-	elems    []any                        // staged elements of the lists being decoded (see readList)
-	handlers [len(vocabWords)]OpenHandler // hands of the VOCAB words, by index
-	msgLeft  int                          // MaxMessageBytes budget left in the current message
-	fatal    error                        // first fatal error; every later call returns it
+	scope    *scope     // reference scope of the current top-level message
+	scopeBuf scope      // the storage d.scope points at, reused
+	seqs     []*Seq     // reused, one per depth
+	scratch  []byte     // reused body buffer for text
+	texts    textTable  // short str values of the current message (see readTextValue)
+	items    []DictItem // staged items of the dicts being decoded (see readDict)
+	elems    []any      // staged elements of the lists being decoded (see readList)
+	handled  uint32     // bit i: hands has a handler for vocabWords[i]
+	msgLeft  int        // MaxMessageBytes budget left in the current message
+	fatal    error      // first fatal error; every later call returns it
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is
@@ -94,8 +94,11 @@ func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
 		onPing: opts.OnPing,
 		hands:  opts.Handlers,
 	}
+	const _ = uint32(1) << (len(vocabWords) - 1) // the words fit in handled
 	for i, w := range vocabWords {
-		d.handlers[i] = d.hands[w]
+		if _, ok := d.hands[w]; ok {
+			d.handled |= 1 << i
+		}
 	}
 	d.msgLeft = d.lim.MaxMessageBytes
 	d.texts.seed = rand.Uint64()

@@ -52,8 +52,8 @@ type Encoder struct {
 	dictRefs map[*Dict]uint64
 	seqRefs  map[*any]seqRef   // lists, tuples and sets, by first element
 	seqMore  map[seqKey]uint64 // the rare others with the same first element
-	dictHint int
-	seqHint  int
+	dictHint int32
+	seqHint  int32
 }
 
 // seqKey identifies a list, tuple or set: Go slices have no identity of
@@ -115,12 +115,12 @@ func (e *Encoder) BeginScope() {
 // EndScope ends the current reference scope.
 func (e *Encoder) EndScope() {
 	e.scoped = false
-	e.dictHint = min(len(e.dictRefs), maxRefsHint)
+	e.dictHint = int32(min(len(e.dictRefs), maxRefsHint))
 	if len(e.dictRefs) > maxKeptRefs {
 		e.dictRefs = nil
 	}
 	clear(e.dictRefs)
-	e.seqHint = min(len(e.seqRefs), maxRefsHint)
+	e.seqHint = int32(min(len(e.seqRefs), maxRefsHint))
 	if len(e.seqRefs) > maxKeptRefs {
 		e.seqRefs = nil
 	}
@@ -390,7 +390,7 @@ func (e *Encoder) encode(v any, depth int) error {
 
 // reference writes a reference sequence if the container was already sent
 // in this scope, or remembers it.
-func reference[K comparable](e *Encoder, refs *map[K]uint64, hint int, k K) (sent bool) {
+func reference[K comparable](e *Encoder, refs *map[K]uint64, hint int32, k K) (sent bool) {
 	if !e.scoped {
 		return false
 	}
@@ -399,7 +399,7 @@ func reference[K comparable](e *Encoder, refs *map[K]uint64, hint int, k K) (sen
 		return true
 	}
 	if *refs == nil {
-		*refs = make(map[K]uint64, hint)
+		*refs = make(map[K]uint64, int(hint))
 	}
 	(*refs)[k] = e.nextOpen
 	return false
@@ -415,7 +415,7 @@ func (e *Encoder) seqReference(items []any, kind byte) (sent bool) {
 	switch {
 	case !ok:
 		if e.seqRefs == nil {
-			e.seqRefs = make(map[*any]seqRef, e.seqHint)
+			e.seqRefs = make(map[*any]seqRef, int(e.seqHint))
 		}
 		e.seqRefs[p] = seqRef{n: len(items), kind: kind, id: e.nextOpen}
 		return false
