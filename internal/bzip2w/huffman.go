@@ -11,8 +11,11 @@ const (
 // huffScratch is the working memory of makeCodeLengths, kept on the
 // encoder so that building a table does not touch the heap.
 type huffScratch struct {
-	heap   [maxAlphaSize + 2]int32
-	weight [maxAlphaSize * 2]int32
+	// heap holds node weights with their node numbers, weight<<32 | node:
+	// the sifts compare the weights alone, as bzip2's do through its
+	// weight array, but without the indirection.
+	heap   [maxAlphaSize + 2]uint64
+	weight [maxAlphaSize + 1]uint32 // of the leaves, 1 to alphaSize
 	parent [maxAlphaSize * 2]int32
 	depth  [maxAlphaSize * 2]int32
 }
@@ -21,24 +24,22 @@ type huffScratch struct {
 // at most maxLen bits each, as bzip2's BZ2_hbMakeCodeLengths does: every
 // symbol gets a code (a zero frequency counts as one), ties are broken by
 // depth so trees stay shallow, and if a code is too long all frequencies
-// are halved (rounding up) and the tree is rebuilt.
+// are halved (rounding up) and the tree is rebuilt. A weight is the
+// frequency times 256 plus the depth of the subtree.
 func (h *huffScratch) makeCodeLengths(lens []uint8, freq []int32, alphaSize, maxLen int) {
 	weight, parent, heap := &h.weight, &h.parent, &h.heap
 	for i := range alphaSize {
-		f := freq[i]
-		if f == 0 {
-			f = 1
-		}
+		f := uint32(max(freq[i], 1))
 		weight[i+1] = f << 8
 	}
 	for {
 		nNodes := alphaSize
 		nHeap := 0
-		heap[0], weight[0], parent[0] = 0, 0, -2
+		heap[0], parent[0] = 0, -2 // heap[0] stops upHeap: no weight is below 0
 		for i := 1; i <= alphaSize; i++ {
 			parent[i] = -1
 			nHeap++
-			heap[nHeap] = int32(i)
+			heap[nHeap] = uint64(weight[i])<<32 | uint64(i)
 			h.upHeap(nHeap)
 		}
 		for nHeap > 1 {
@@ -51,13 +52,13 @@ func (h *huffScratch) makeCodeLengths(lens []uint8, freq []int32, alphaSize, max
 			nHeap--
 			h.downHeap(1, nHeap)
 			nNodes++
-			parent[n1], parent[n2] = int32(nNodes), int32(nNodes)
-			w1, w2 := weight[n1], weight[n2]
+			parent[uint32(n1)], parent[uint32(n2)] = int32(nNodes), int32(nNodes)
+			w1, w2 := uint32(n1>>32), uint32(n2>>32)
 			d := max(w1&0xff, w2&0xff)
-			weight[nNodes] = (w1 &^ 0xff) + (w2 &^ 0xff) | (1 + d)
+			w := (w1 &^ 0xff) + (w2 &^ 0xff) | (1 + d)
 			parent[nNodes] = -1
 			nHeap++
-			heap[nHeap] = int32(nNodes)
+			heap[nHeap] = uint64(w)<<32 | uint64(nNodes)
 			h.upHeap(nHeap)
 		}
 		// Parents are created after their children: one pass from the
@@ -87,9 +88,9 @@ func (h *huffScratch) makeCodeLengths(lens []uint8, freq []int32, alphaSize, max
 }
 
 func (h *huffScratch) upHeap(z int) {
-	heap, weight := &h.heap, &h.weight
+	heap := &h.heap
 	tmp := heap[z]
-	for weight[tmp] < weight[heap[z>>1]] {
+	for tmp>>32 < heap[z>>1]>>32 {
 		heap[z] = heap[z>>1]
 		z >>= 1
 	}
@@ -97,17 +98,17 @@ func (h *huffScratch) upHeap(z int) {
 }
 
 func (h *huffScratch) downHeap(z, nHeap int) {
-	heap, weight := &h.heap, &h.weight
+	heap := &h.heap
 	tmp := heap[z]
 	for {
 		y := z << 1
 		if y > nHeap {
 			break
 		}
-		if y < nHeap && weight[heap[y+1]] < weight[heap[y]] {
+		if y < nHeap && heap[y+1]>>32 < heap[y]>>32 {
 			y++
 		}
-		if weight[tmp] < weight[heap[y]] {
+		if tmp>>32 < heap[y]>>32 {
 			break
 		}
 		heap[z] = heap[y]

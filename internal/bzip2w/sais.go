@@ -1,9 +1,6 @@
 package bzip2w
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "math"
 
 // mark is the high bit of a suffix array entry, used as a flag.
 const mark = math.MinInt32
@@ -72,7 +69,7 @@ func saisBytes(ext []byte, sa, lms []int32, b *byteTables, sub *subSorter) {
 	}
 	t := makeTables(b[:], 256)
 	cn := (*[8 * 256]int32)(t.cn)
-	m := countAndGatherLMS(text, sa, t)
+	m := countAndGatherLMS8(text, sa, t)
 	if m > 1 {
 		// Keep the LMS positions, which the layout overwrites, for
 		// mapping the suffix array of the reduced string back.
@@ -110,7 +107,7 @@ func saisInts(ext []int32, sa []int32, t tables, sub *subSorter, top int) {
 		}
 		return
 	}
-	m := countAndGatherLMS(text, sa, t)
+	m := countAndGatherLMS32(text, sa, t)
 	if m > 1 {
 		lms := sub.alloc(top, m)
 		copy(lms, sa[n-m:])
@@ -185,11 +182,11 @@ func (s *subSorter) alloc(top, n int) []int32 {
 // Each step of the type scans below is branch-free: with t1 = 1 if i+1 is
 // L-type, i is L-type exactly when text[i]+t1 > text[i+1].
 
-// countAndGatherLMS counts the positions of each class per symbol into
+// countAndGatherLMS32 counts the positions of each class per symbol into
 // t.cn, sets the bucket bounds t.start and t.end and the counts t.lms,
 // and writes the LMS positions, ascending, to the end of sa. It returns
 // their number.
-func countAndGatherLMS[C symbol](text []C, sa []int32, t tables) int {
+func countAndGatherLMS32(text []int32, sa []int32, t tables) int {
 	cnt := t.cn
 	clear(cnt)
 	n := len(text)
@@ -206,15 +203,41 @@ func countAndGatherLMS[C symbol](text []C, sa []int32, t tables) int {
 		c1, t1 = c0, t0
 	}
 	cnt[c1<<3|t1<<2]++
+	setBuckets(t)
+	return n - 1 - w
+}
+
+// countAndGatherLMS8 is countAndGatherLMS32 for byte text, whose table has
+// a fixed size: the compiler leaves out the bounds checks.
+func countAndGatherLMS8(text []byte, sa []int32, t tables) int {
+	cnt := (*[8 * 256]int32)(t.cn)
+	clear(cnt[:])
+	n := len(text)
+	w := n - 1
+	c1, t1 := int(text[n-1]), 1
+	for i := n - 2; i >= 0; i-- {
+		c0 := int(text[i])
+		t0 := b2i(c0+t1 > c1)
+		cnt[(c1<<3|t1<<2|t0<<1)&(8*256-1)]++
+		sa[w] = int32(i + 1)
+		w -= t0 &^ t1
+		c1, t1 = c0, t0
+	}
+	cnt[(c1<<3|t1<<2)&(8*256-1)]++
+	setBuckets(t)
+	return n - 1 - w
+}
+
+// setBuckets sets t.start, t.end and t.lms from the counts in t.cn.
+func setBuckets(t tables) {
 	sum := int32(0)
 	for c := range t.start {
-		cnt := cnt[c<<3 : c<<3+8]
+		cnt := t.cn[c<<3 : c<<3+8]
 		t.start[c] = sum
 		sum += cnt[0] + cnt[2] + cnt[4] + cnt[6]
 		t.end[c] = sum
 		t.lms[c] = cnt[2]
 	}
-	return n - 1 - w
 }
 
 // The LMS-substrings are sorted by inducing them from the LMS positions
@@ -307,10 +330,10 @@ func partialLTR8(ext []byte, scan, sa []int32, cn *[8 * 256]int32, d int32) int3
 		d += int32(uint32(p) >> 31)
 		p &= math.MaxInt32
 		// text[p-2], text[p-1]; p-1 is L-type, and so is p-2 if its
-		// symbol is not smaller.
-		pair := binary.LittleEndian.Uint16(ext[p-1:])
-		c := int(pair >> 8)
-		l := b2i(byte(pair) >= byte(c))
+		// symbol is not smaller. (Two loads cost less than one 16-bit
+		// load from a subslice.)
+		c0, c1 := ext[p-1], ext[p]
+		c, l := int(c1), b2i(c0 >= c1)
 		j := (c<<3 | l<<1) & (8*256 - 2)
 		e := cn[j : j+2 : j+2]
 		q := e[0]
@@ -325,9 +348,8 @@ func partialLTR32(ext []int32, scan, sa []int32, cn []int32, d int32) int32 {
 	for _, p := range scan {
 		d += int32(uint32(p) >> 31)
 		p &= math.MaxInt32
-		pair := ext[p-1 : p+1]
-		c := int(pair[1])
-		l := b2i(int(pair[0]) >= c)
+		c0, c1 := ext[p-1], ext[p]
+		c, l := int(c1), b2i(c0 >= c1)
 		j := c<<3 | l<<1
 		e := cn[j : j+2 : j+2]
 		q := e[0]
@@ -362,9 +384,8 @@ func partialRTL8(ext []byte, scan, sa []int32, cn *[8 * 256]int32, d int32) {
 		d += int32(uint32(p) >> 31)
 		p &= math.MaxInt32
 		// p-1 is S-type; if p-2 is L-type, p-1 is an LMS position.
-		pair := binary.LittleEndian.Uint16(ext[p-1:])
-		c := int(pair >> 8)
-		l := b2i(byte(pair) > byte(c))
+		c0, c1 := ext[p-1], ext[p]
+		c, l := int(c1), b2i(c0 > c1)
 		j := (c<<3 | 4 | l<<1) & (8*256 - 2)
 		e := cn[j : j+2 : j+2]
 		q := e[0] - 1
@@ -379,9 +400,8 @@ func partialRTL32(ext []int32, scan, sa []int32, cn []int32, d int32) {
 		p := scan[i]
 		d += int32(uint32(p) >> 31)
 		p &= math.MaxInt32
-		pair := ext[p-1 : p+1]
-		c := int(pair[1])
-		l := b2i(int(pair[0]) > c)
+		c0, c1 := ext[p-1], ext[p]
+		c, l := int(c1), b2i(c0 > c1)
 		j := c<<3 | 4 | l<<1
 		e := cn[j : j+2 : j+2]
 		q := e[0] - 1
@@ -462,14 +482,13 @@ func finalLTR8(ext []byte, sa []int32, start *[256]int32) {
 	b++
 	for _, p := range sa {
 		if p > 0 {
-			pair := binary.LittleEndian.Uint16(ext[p-1:]) // text[p-2], text[p-1]
-			c := byte(pair >> 8)
+			c0, c := ext[p-1], ext[p] // text[p-2], text[p-1]
 			if c != cb {
 				start[cb] = b
 				cb = c
 				b = start[cb]
 			}
-			sa[b] = (p - 1) | int32(b2i(byte(pair) < c))<<31
+			sa[b] = (p - 1) | int32(b2i(c0 < c))<<31
 			b++
 		}
 	}
@@ -488,15 +507,14 @@ func finalRTL8(ext []byte, sa []int32, end *[256]int32) {
 			if p == 0 { // position 0, marked after ext[0]
 				continue
 			}
-			pair := binary.LittleEndian.Uint16(ext[p-1:])
-			c := byte(pair >> 8)
+			c0, c := ext[p-1], ext[p]
 			if c != cb {
 				end[cb] = b
 				cb = c
 				b = end[cb]
 			}
 			b--
-			sa[b] = (p - 1) | int32(b2i(byte(pair) <= c))<<31
+			sa[b] = (p - 1) | int32(b2i(c0 <= c))<<31
 		}
 	}
 }
@@ -510,14 +528,13 @@ func finalLTR32(ext []int32, sa []int32, start []int32) {
 	b++
 	for _, p := range sa {
 		if p > 0 {
-			pair := ext[p-1 : p+1]
-			c := pair[1]
+			c0, c := ext[p-1], ext[p]
 			if c != cb {
 				start[cb] = b
 				cb = c
 				b = start[cb]
 			}
-			sa[b] = (p - 1) | int32(b2i(pair[0] < c))<<31
+			sa[b] = (p - 1) | int32(b2i(c0 < c))<<31
 			b++
 		}
 	}
@@ -535,15 +552,14 @@ func finalRTL32(ext []int32, sa []int32, end []int32) {
 			if p == 0 {
 				continue
 			}
-			pair := ext[p-1 : p+1]
-			c := pair[1]
+			c0, c := ext[p-1], ext[p]
 			if c != cb {
 				end[cb] = b
 				cb = c
 				b = end[cb]
 			}
 			b--
-			sa[b] = (p - 1) | int32(b2i(pair[0] <= c))<<31
+			sa[b] = (p - 1) | int32(b2i(c0 <= c))<<31
 		}
 	}
 }
