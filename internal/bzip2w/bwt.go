@@ -93,17 +93,19 @@ func (s *bwtScratch) bwt(dst, t []byte, cmin byte) int {
 // sortSuffixes returns the suffix array of u = ext[1:] (valid until the
 // next call); ext[0] may be any byte.
 func (s *bwtScratch) sortSuffixes(ext []byte) []int32 {
-	n := len(ext) - 1
+	sa, lms := s.buffers(len(ext) - 1)
+	saisBytes(ext, sa, lms, &s.buckets, &s.sub)
+	return sa
+}
+
+// buffers returns the suffix array and LMS list buffers for n bytes, with
+// what the last block left in them (SA-IS does not need them cleared).
+func (s *bwtScratch) buffers(n int) (sa, lms []int32) {
 	if cap(s.sa) < n {
 		s.sa = make([]int32, n, n+n/4)
-	}
-	sa := s.sa[:n]
-	clear(sa)
-	if cap(s.lms) < n/2 {
 		s.lms = make([]int32, n/2, (n+n/4)/2)
 	}
-	saisBytes(ext, sa, s.lms[:n/2], &s.buckets, &s.sub)
-	return sa
+	return s.sa[:n], s.lms[:n/2]
 }
 
 // leastRotation returns a k such that t[k:]+t[:k] is the lexicographically

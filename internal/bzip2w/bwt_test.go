@@ -344,6 +344,11 @@ func TestSuffixArrayShapes(t *testing.T) {
 	var s bwtScratch
 	check := func(name string, in []byte) {
 		t.Helper()
+		// SA-IS must not depend on what the last block left in its
+		// buffers.
+		for i := range s.sa[:cap(s.sa)] {
+			s.sa[:cap(s.sa)][i] = int32(i*7919) ^ -1
+		}
 		got := s.sortSuffixes(append([]byte{byte(len(in))}, in...))
 		if want := refSuffixArray(in); !slices.Equal(got, want) {
 			t.Fatalf("%s (%d bytes): suffix array differs from prefix doubling", name, len(in))

@@ -296,12 +296,21 @@ func layoutPartial[C symbol](text []C, sa []int32, m int, t tables) (left, f int
 		cn[4] = sumB
 		cn[1], cn[3], cn[5], cn[7] = 0, 0, 0, 0
 	}
+	// The seeds, by first symbol, each section from its end. Keeping the
+	// current cursor in a register, though consecutive seeds seldom share
+	// a section, makes this scatter faster.
 	lms := sa[n-m+1 : n]
+	cb := int(text[lms[len(lms)-1]])
+	b := cnt[cb<<3|6]
 	for i := len(lms) - 1; i >= 0; i-- {
 		p := lms[i]
-		j := int(text[p])<<3 | 6
-		cnt[j]--
-		sa[cnt[j]] = p
+		if c := int(text[p]); c != cb {
+			cnt[cb<<3|6] = b
+			cb = c
+			b = cnt[c<<3|6]
+		}
+		b--
+		sa[b] = p
 	}
 	sumLMS := int32(0)
 	for c, k := range t.lms {
