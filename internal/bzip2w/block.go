@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // Symbols of the MTF/RLE2 alphabet: RUNA and RUNB spell zero runs in
@@ -22,7 +23,9 @@ type encoder struct {
 	mtfv      []uint16 // MTF/RLE2 symbols of the block, EOB last
 	selectors []uint8  // table of each group of groupSize symbols
 	mtfFreq   [maxAlphaSize]int32
-	rfreq     [maxGroups][maxAlphaSize]int32
+	rfreq     [maxGroups][maxAlphaSize]int32 // symbol counts of each table
+	rfreq2    [maxGroups][maxAlphaSize]int32 // half of them, while counting
+	lastFreq  [maxGroups][maxAlphaSize]int32 // the counts of the last pass
 	lens      [maxGroups][maxAlphaSize]uint8
 	codes     [maxGroups][maxAlphaSize]uint32 // code<<5 | length
 	cost      [maxAlphaSize]uint64            // lens[t][v] in bits 10t..10t+9
@@ -33,9 +36,7 @@ type encoder struct {
 // it came from.
 func (e *encoder) encodeBlock(bw *bitWriter, block []byte, crc uint32) {
 	var inUse [256]bool
-	for _, c := range block {
-		inUse[c] = true
-	}
+	origPtr := e.bwt(block, block, &inUse)
 	var seq [256]byte // the bytes in use, ascending: the initial MTF list
 	nInUse := 0
 	for c, u := range inUse {
@@ -45,7 +46,6 @@ func (e *encoder) encodeBlock(bw *bitWriter, block []byte, crc uint32) {
 		}
 	}
 
-	origPtr := e.bwt(block, block, seq[0])
 	mtfv := e.mtfRLE2(block, &seq, nInUse)
 	alphaSize := nInUse + 2
 	nGroups := e.makeTables(mtfv, alphaSize)
@@ -286,7 +286,7 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 	selectors := e.selectors[:nSel]
 	e.selectors = selectors
 	cost := &e.cost
-	for range numIters {
+	for it := range numIters {
 		for v := range alphaSize {
 			var c uint64
 			for t := range nGroups {
@@ -294,8 +294,15 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 			}
 			cost[v] = c
 		}
+		// The counts of each table are kept in two halves, for the even
+		// and odd symbols of the groups: runs of RUNA and RUNB make long
+		// chains of increments of one counter, which this halves.
+		rfreq := &e.rfreq
+		rf2 := &e.rfreq2
 		for t := range nGroups {
-			clear(e.rfreq[t][:alphaSize])
+			rfreq[t], e.lastFreq[t] = e.lastFreq[t], rfreq[t]
+			clear(rfreq[t][:alphaSize])
+			clear(rf2[t][:alphaSize])
 		}
 		for g := range selectors {
 			gs := g * groupSize
@@ -312,13 +319,25 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 				}
 			}
 			selectors[g] = uint8(bt)
-			rf := &e.rfreq[bt]
-			for _, v := range group {
-				rf[v]++
+			rf, rg := &rfreq[bt], &rf2[bt]
+			for len(group) >= 2 {
+				rf[group[0]]++
+				rg[group[1]]++
+				group = group[2:]
+			}
+			if len(group) > 0 {
+				rf[group[0]]++
 			}
 		}
 		for t := range nGroups {
-			e.huff.makeCodeLengths(e.lens[t][:], e.rfreq[t][:], alphaSize, maxCodeLen)
+			f := &rfreq[t]
+			for v := range alphaSize {
+				f[v] += rf2[t][v]
+			}
+			// Counts as in the last pass give the same code lengths.
+			if it == 0 || !slices.Equal(f[:alphaSize], e.lastFreq[t][:alphaSize]) {
+				e.huff.makeCodeLengths(e.lens[t][:], f[:], alphaSize, maxCodeLen)
+			}
 		}
 	}
 	for t := range nGroups {

@@ -44,11 +44,12 @@ type bwtScratch struct {
 }
 
 // bwt writes the transform of the cyclic block t into dst (len(dst) ==
-// len(t) > 0; dst may be t itself) and returns the origin pointer. cmin is
-// the least byte of t.
-func (s *bwtScratch) bwt(dst, t []byte, cmin byte) int {
+// len(t) > 0; dst may be t itself), sets used[c] for the bytes c that t
+// holds (from the counts SA-IS makes anyway), and returns the origin
+// pointer.
+func (s *bwtScratch) bwt(dst, t []byte, used *[256]bool) int {
 	n := len(t)
-	k, p := leastRotation(t, cmin)
+	k, p := leastRotation(t, minByte(t))
 	// root[1:] is w; root[0] will be the last byte of u, so that the byte
 	// before position q of u (cyclically) is root[q].
 	s.root = growBytes(s.root, n+1)
@@ -63,6 +64,9 @@ func (s *bwtScratch) bwt(dst, t []byte, cmin byte) int {
 	s.root[0] = u[p-1]
 	before := s.root[:p]
 	sa := s.sortSuffixes(s.root[:p+1])
+	for c, k := range s.buckets.count { // u holds the bytes of t
+		used[c] = k > 0
+	}
 
 	// Row of T: the first copy of rotation ((n-k) mod n) mod p of u.
 	x0 := int32(((n - k) % n) % p)
@@ -213,6 +217,29 @@ func matchLen(a, b []byte) int {
 		i++
 	}
 	return i
+}
+
+// minByte returns the least byte of p (len(p) > 0), eight at a time.
+func minByte(p []byte) byte {
+	const h = 0x8080808080808080
+	acc := ^uint64(0)
+	for ; len(p) >= 8; p = p[8:] {
+		a, b := acc, binary.LittleEndian.Uint64(p)
+		// The high bit of each byte of d tells whether the low 7 bits of
+		// a's byte are at least b's; ge tells whether a's byte is at
+		// least b's, and acc keeps the smaller.
+		d := (a | h) - (b &^ h)
+		ge := (a&^b | ^(a^b)&d) & h
+		acc = a ^ (a^b)&(ge>>7*0xff)
+	}
+	lo := byte(0xff)
+	for i := range 8 {
+		lo = min(lo, byte(acc>>(8*i)))
+	}
+	for _, c := range p {
+		lo = min(lo, c)
+	}
+	return lo
 }
 
 // growBytes returns b resliced to length n, reallocated if too small.

@@ -78,7 +78,13 @@ func inverseBWT(l []byte, orig int) []byte {
 func checkBWT(t *testing.T, s *bwtScratch, in []byte) {
 	t.Helper()
 	got := make([]byte, len(in))
-	orig := s.bwt(got, in, slices.Min(in))
+	var used [256]bool
+	orig := s.bwt(got, in, &used)
+	for c := range 256 {
+		if used[c] != (bytes.IndexByte(in, byte(c)) >= 0) {
+			t.Fatalf("bwt(%q) says byte %#x is used: %v", in, c, used[c])
+		}
+	}
 	idx := naiveRotations(in)
 	want := make([]byte, len(in))
 	for r, i := range idx {
@@ -96,7 +102,7 @@ func checkBWT(t *testing.T, s *bwtScratch, in []byte) {
 	}
 	// In place, as the encoder calls it.
 	inPlace := slices.Clone(in)
-	if o := s.bwt(inPlace, inPlace, slices.Min(in)); o != orig || !bytes.Equal(inPlace, got) {
+	if o := s.bwt(inPlace, inPlace, &used); o != orig || !bytes.Equal(inPlace, got) {
 		t.Fatalf("bwt(%q) in place = %q, %d; want %q, %d", in, inPlace, o, got, orig)
 	}
 }
@@ -463,6 +469,20 @@ func TestMTFRLE2(t *testing.T) {
 		}
 		if got := e.mtfRLE2(in, &seq, n); !slices.Equal(got, want) || e.mtfFreq != freq {
 			t.Fatalf("mtfRLE2 of %d bytes over %d symbols differs from direct coding", len(in), n)
+		}
+	}
+}
+
+func TestMinByte(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	for range 2000 {
+		p := make([]byte, 1+rng.IntN(40))
+		lo := rng.IntN(256)
+		for i := range p {
+			p[i] = byte(lo + rng.IntN(256-lo))
+		}
+		if got, want := minByte(p), slices.Min(p); got != want {
+			t.Fatalf("minByte(% x) = %#x, want %#x", p, got, want)
 		}
 	}
 }

@@ -41,8 +41,12 @@ func makeTables(ws []int32, k int) tables {
 	return t
 }
 
-// byteTables is the memory for the tables of byte text.
-type byteTables [11 * 256]int32
+// byteTables is the memory for the tables of byte text, and the count of
+// each byte in the text.
+type byteTables struct {
+	ws    [11 * 256]int32
+	count [256]int32
+}
 
 // subSorter holds the scratch memory of the recursion.
 type subSorter struct {
@@ -62,14 +66,19 @@ func saisBytes(ext []byte, sa, lms []int32, b *byteTables, sub *subSorter) {
 		panic("bzip2w: saisBytes: wrong buffer sizes")
 	}
 	if n < 2 {
+		b.count = [256]int32{}
 		if n == 1 {
 			sa[0] = 0
+			b.count[text[0]] = 1
 		}
 		return
 	}
-	t := makeTables(b[:], 256)
+	t := makeTables(b.ws[:], 256)
 	cn := (*[8 * 256]int32)(t.cn)
 	m := countAndGatherLMS8(text, sa, t)
+	for c := range b.count {
+		b.count[c] = t.end[c] - t.start[c]
+	}
 	if m > 1 {
 		// Keep the LMS positions, which the layout overwrites, for
 		// mapping the suffix array of the reduced string back.
@@ -144,7 +153,7 @@ func (s *subSorter) sort(sa []int32, m, k, top int) {
 	switch {
 	case need <= len(free):
 		ws = free[:need]
-	case need <= max(2*m, 1<<14):
+	case need <= max(4*m, 1<<14):
 		ws = s.alloc(top, need)
 		top += need
 	default:
