@@ -216,6 +216,15 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 		d.scope = nil
 		d.texts.reset()
 		d.sync()
+		// Nor are the buffers of a deep message or of a long str (a
+		// traceback): an idle connection would keep them.
+		if len(d.seqs) > maxKeptSeqs {
+			clear(d.seqs[maxKeptSeqs:])
+			d.seqs = d.seqs[:maxKeptSeqs:maxKeptSeqs]
+		}
+		if cap(d.scratch) > maxKeptScratch {
+			d.scratch = nil
+		}
 	}()
 	tok, err := d.nextData()
 	if err != nil {
@@ -955,6 +964,12 @@ func (d *Decoder) popElems(start int) {
 		d.elems = nil
 	}
 }
+
+// The Seqs and the scratch body buffer kept between messages.
+const (
+	maxKeptSeqs    = 8
+	maxKeptScratch = 1 << 10
+)
 
 // maxKeptStaged bounds the staging stacks (d.items, d.elems) kept between
 // messages: 8 KiB at most for items, whatever the last message held.

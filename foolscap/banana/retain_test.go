@@ -2,15 +2,20 @@ package banana
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
 // TestDecoderKeepsLittle checks that after a big message a Decoder keeps
 // only small buffers: a gatherer holds thousands of idle connections.
 func TestDecoderKeepsLittle(t *testing.T) {
-	data := encodeForTest(t, 1, 0, incidentAnswer(1000), NewDict("small", List{int64(1), "x"}))
+	deep := any("a long str, read through the scratch buffer: " + strings.Repeat("x", 20000))
+	for range 50 {
+		deep = List{deep}
+	}
+	data := encodeForTest(t, 1, 0, incidentAnswer(1000), deep, NewDict("small", List{int64(1), "x"}))
 	d := NewDecoder(bytes.NewReader(data), DecoderOptions{VocabIndex: 1})
-	for range 2 {
+	for range 3 {
 		if _, err := d.ReadMessage(); err != nil {
 			t.Fatal(err)
 		}
@@ -23,8 +28,8 @@ func TestDecoderKeepsLittle(t *testing.T) {
 		if d.win != nil || d.pos != 0 {
 			t.Errorf("the read window outlives its call")
 		}
-		if cap(d.scratch) > 1<<16 {
-			t.Errorf("scratch of %d bytes kept", cap(d.scratch))
+		if cap(d.scratch) > maxKeptScratch || len(d.seqs) > maxKeptSeqs {
+			t.Errorf("scratch of %d bytes and %d Seqs kept", cap(d.scratch), len(d.seqs))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestSortOrderFastPaths checks the orders of the fast paths for keys of
@@ -56,6 +57,15 @@ func TestSortOrderFastPaths(t *testing.T) {
 		slow := apply(items, pyOrder(items, &buf))
 		if fmt.Sprint(fast) != fmt.Sprint(slow) {
 			t.Fatalf("keys %v:\nfast %v\n  py %v", items, fast, slow)
+		}
+	}
+}
+
+func TestValidUTF8(t *testing.T) {
+	for _, s := range []string{"", "a", "abcdefg", "abcdefgh", "abcdefghi", "caf\u00e9", "abcdefg\u00e9", "\xff", "abcdefgh\xff",
+		"abcdefghijklmno\x80", "\xed\xa0\x80", "abcdefgh\xed\xa0\x80", "\u2603\u2603\u2603", "abcdefghijklmnop"} {
+		if got, want := validUTF8(s), utf8.ValidString(s); got != want {
+			t.Errorf("validUTF8(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
