@@ -164,13 +164,17 @@ func run4(q []byte) int {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
 	for ; i+11 <= len(q); i += 8 {
-		// Byte k of d is 0 where q[i+k:i+k+4] are equal; the lowest
-		// byte flagged by the zero-byte test is the first such k.
 		w := q[i : i+11 : i+11]
 		x := binary.LittleEndian.Uint64(w)
-		d := x ^ binary.LittleEndian.Uint64(w[1:]) |
-			x ^ binary.LittleEndian.Uint64(w[2:]) |
-			x ^ binary.LittleEndian.Uint64(w[3:])
+		// Byte k of d is 0 where q[i+k] == q[i+k+3], which is rare in
+		// text: only then test the bytes between.
+		d := x ^ binary.LittleEndian.Uint64(w[3:])
+		if (d-ones)&^d&highs == 0 {
+			continue
+		}
+		// Now byte k of d is 0 where q[i+k:i+k+4] are equal; the lowest
+		// byte flagged by the zero-byte test is the first such k.
+		d |= (x ^ binary.LittleEndian.Uint64(w[1:])) | (x ^ binary.LittleEndian.Uint64(w[2:]))
 		if z := (d - ones) &^ d & highs; z != 0 {
 			return i + bits.TrailingZeros64(z)/8
 		}
