@@ -162,12 +162,27 @@ func (d *Decoder) Next() (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return *tok, nil
+	t := *tok
+	t.Body = d.body0(tok)
+	return t, nil
+}
+
+// body0 is the Body of the token tok, which next leaves out of d.tok:
+// storing a pointer there for every token would cost a write barrier
+// each time the garbage collector runs.
+func (d *Decoder) body0(tok *Token) []byte {
+	switch tok.Type {
+	case TypeFloat:
+		return d.body[:]
+	case TypeVocab:
+		return vocabBytes[tok.Header]
+	}
+	return nil
 }
 
 // next is Next, leaving the window unsynced. The token it returns is
-// d.tok, valid until the next call: returning a Token by value would copy
-// it through memory on every token.
+// d.tok, valid until the next call (returning a Token by value would copy
+// it through memory on every token), and without its Body (see body0).
 func (d *Decoder) next() (*Token, error) {
 	if d.fatal != nil {
 		return nil, d.fatal
@@ -185,7 +200,10 @@ func (d *Decoder) next() (*Token, error) {
 	}
 	start := d.off
 	tok := &d.tok
-	*tok = Token{Offset: start}
+	tok.Header, tok.Offset = 0, start
+	if tok.BigHeader != nil { // rare: spare the write barrier
+		tok.BigHeader = nil
+	}
 	var typ byte
 	// Fast path: the whole token prefix is in the window (the usual
 	// case), so decode it in place.
@@ -247,12 +265,10 @@ func (d *Decoder) next() (*Token, error) {
 		} else if err := d.readFull(d.body[:]); err != nil {
 			return nil, err
 		}
-		tok.Body = d.body[:]
 	case TypeVocab:
 		if !d.vocab || tok.BigHeader != nil || tok.Header >= uint64(len(vocabWords)) {
 			return nil, d.connErr(start, true, fmt.Errorf("%w %s", ErrUnknownVocab, headerString(tok)))
 		}
-		tok.Body = vocabBytes[tok.Header]
 	case TypeError:
 		if tok.BigHeader != nil || tok.Header > MaxErrorBytes {
 			return nil, d.connErr(start, true, ErrOversizedError)

@@ -158,10 +158,10 @@ func (e *Encoder) longHeader(v uint64, typ Type) {
 		return
 	}
 	digits := (bits.Len64(v) + 6) / 7 // 2 to 7
-	var x uint64
-	for i := range 7 { // unrolled by the compiler: no data-dependent branch
-		x |= (v >> (7 * i) & 0x7f) << (8 * i)
-	}
+	// The 7-bit digits, one per byte (written out: Go does not unroll
+	// loops, and a loop's exit is a branch on the value).
+	x := v&0x7f | v>>7&0x7f<<8 | v>>14&0x7f<<16 | v>>21&0x7f<<24 |
+		v>>28&0x7f<<32 | v>>35&0x7f<<40 | v>>42&0x7f<<48
 	x |= uint64(typ) << (8 * digits)
 	binary.LittleEndian.PutUint64(b, x)
 	e.buf = e.buf[:n+digits+1]

@@ -68,7 +68,7 @@ func (s *Seq) IndexToken(max int) ([]byte, error) {
 	}
 	switch tok.Type {
 	case TypeVocab:
-		return append([]byte(nil), tok.Body...), nil
+		return append([]byte(nil), vocabBytes[tok.Header]...), nil
 	case TypeString:
 		if tok.Header > uint64(max) {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: index token of %d bytes, limit %d", ErrOpenTypeTooLong, tok.Header, max)}
@@ -322,9 +322,9 @@ func (d *Decoder) scalar(tok *Token, s *Seq) (any, error) {
 		}
 		return -int64(tok.Header), nil // -(1<<63) wraps to itself, as wanted
 	case TypeFloat:
-		return math.Float64frombits(binary.BigEndian.Uint64(tok.Body)), nil
+		return math.Float64frombits(binary.BigEndian.Uint64(d.body[:])), nil
 	case TypeVocab:
-		return append([]byte(nil), tok.Body...), nil
+		return append([]byte(nil), vocabBytes[tok.Header]...), nil
 	case TypeString:
 		if tok.Header > uint64(d.lim.MaxStringBytes) {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrStringTooLong, tok.Header, d.lim.MaxStringBytes)}
@@ -670,8 +670,8 @@ func (d *Decoder) readTextValue(s *Seq) (any, error) {
 
 // quickChild decodes the next child of s straight from the window when it
 // is one of the tokens that make up most of a message, in its usual form:
-// an INT, NEG or FLOAT, the CLOSE of s, or a whole str value (see
-// quickText). It takes what readChild would, and only when readChild would
+// an INT, NEG or FLOAT, bytes (STRING or VOCAB), the CLOSE of s, or a
+// whole str value (see quickText). It takes what readChild would, and only when readChild would
 // succeed; in every other case (a PING, a token split at the end of the
 // window, a limit reached, an error to report) it consumes nothing and
 // leaves the token to readChild.
@@ -706,6 +706,20 @@ func (d *Decoder) quickChild(s *Seq) (v any, closed, ok bool) {
 		}
 		v = math.Float64frombits(binary.BigEndian.Uint64(w[end:]))
 		end += 8
+	case TypeString: // bytes, as Python 2 peers send most values
+		if h > uint64(d.lim.MaxStringBytes) || h > uint64(d.msgLeft) || h > uint64(len(w)-end) {
+			return nil, false, false
+		}
+		b := make([]byte, h)
+		copy(b, w[end:])
+		end += int(h)
+		d.msgLeft -= int(h)
+		v = b
+	case TypeVocab:
+		if !d.vocab || h >= uint64(len(vocabWords)) {
+			return nil, false, false
+		}
+		v = append([]byte(nil), vocabBytes[h]...)
 	case TypeOpen:
 		if v, ok := d.quickText(w, end, h, s.depth+1); ok {
 			return v, false, true
@@ -817,7 +831,7 @@ func (d *Decoder) readTextBody(s *Seq) ([]byte, error) {
 	}
 	switch tok.Type {
 	case TypeVocab:
-		return tok.Body, nil
+		return vocabBytes[tok.Header], nil
 	case TypeString:
 		if tok.Header > uint64(d.lim.MaxStringBytes) {
 			return nil, &Violation{Offset: tok.Offset, Err: fmt.Errorf("%w: %d>%d", ErrStringTooLong, tok.Header, d.lim.MaxStringBytes)}
