@@ -308,10 +308,18 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 			gs := g * groupSize
 			group := mtfv[gs:min(gs+groupSize, nMTF)]
 			// At most 50 symbols of at most 17 bits: 10 bits per table.
-			var sum uint64
-			for _, v := range group {
-				sum += cost[v]
+			// Two sums, of the even and odd symbols, halve the chain of
+			// additions.
+			var sum, sum2 uint64
+			i := 0
+			for ; i+1 < len(group); i += 2 {
+				sum += cost[group[i]]
+				sum2 += cost[group[i+1]]
 			}
+			if i < len(group) {
+				sum += cost[group[i]]
+			}
+			sum += sum2
 			bt, best := 0, sum&1023
 			for t := 1; t < nGroups; t++ {
 				if c := sum >> (10 * t) & 1023; c < best {
@@ -320,13 +328,12 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 			}
 			selectors[g] = uint8(bt)
 			rf, rg := &rfreq[bt], &rf2[bt]
-			for len(group) >= 2 {
-				rf[group[0]]++
-				rg[group[1]]++
-				group = group[2:]
+			for i = 0; i+1 < len(group); i += 2 {
+				rf[group[i]]++
+				rg[group[i+1]]++
 			}
-			if len(group) > 0 {
-				rf[group[0]]++
+			if i < len(group) {
+				rf[group[i]]++
 			}
 		}
 		for t := range nGroups {
