@@ -12,8 +12,9 @@ import (
 // BenchmarkCompress compares bzip2w with github.com/dsnet/compress/bzip2
 // (what gatherer/flog uses until it switches) at level 9, each either with
 // a new Writer per stream or with one Writer Reset per stream (as
-// gatherer/incident's writer pool does). Inputs: "incident" is a 200-event
-// incident flogfile (60 KB), text1M a megabyte of prose (two blocks),
+// gatherer/incident's writer pool does). Inputs: "incident" is a synthetic
+// 200-event incident flogfile (60 KB), "fixtures" the real fixture
+// flogfiles end to end (42 KB), text1M a megabyte of prose (two blocks),
 // random64k incompressible bytes. On a shared machine, interleave the runs
 // (each -count repeats one sub-benchmark back to back), e.g.
 //

@@ -25,10 +25,10 @@
 // (TestSameAsBzip2Command, TestFixtures); for such periodic blocks it may
 // pick another, equally valid, origin pointer.
 //
-// Memory: a Writer keeps roughly 10 bytes per byte of its largest block
-// (under 1 MB for a 60 KB incident, about 10 MB for a full level-9 block).
+// Memory: a Writer keeps roughly 15 bytes per byte of its largest block
+// (under 1 MB for a 60 KB incident, about 14 MB for a full level-9 block).
 //
 // The transform sorts n bytes, not 2n: it sorts the suffixes of the Lyndon
-// root of the block's least rotation with SA-IS (adapted from Go's
-// index/suffixarray), see bwt.go.
+// root of the block's least rotation (see bwt.go) with SA-IS in the manner
+// of libsais (sais.go).
 package bzip2w

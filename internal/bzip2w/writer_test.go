@@ -574,16 +574,23 @@ func FuzzRoundTrip(f *testing.F) {
 	})
 }
 
-// benchInputs are a realistic incident flogfile and two contrasting inputs.
+// benchInputs are incident-sized flog text, synthetic ("incident", 60 KB)
+// and real ("fixtures": the fixture flogfiles end to end, 42 KB), and two
+// contrasting inputs.
 func benchInputs(b *testing.B) []struct {
 	name string
 	in   []byte
 } {
+	var real []byte
+	for _, f := range fixtures(b) {
+		real = append(real, f.raw...)
+	}
 	return []struct {
 		name string
 		in   []byte
 	}{
 		{"incident", realisticFlog(b, 1)},
+		{"fixtures", real},
 		{"text1M", text(1 << 20)},
 		{"random64k", randomBytes(9, 64<<10, 256)},
 	}
