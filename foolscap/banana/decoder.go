@@ -77,7 +77,8 @@ type Decoder struct {
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is
-// used directly, so bytes already buffered there are not lost.
+// used directly, so bytes already buffered there are not lost, and every
+// call leaves it just past the last token the Decoder consumed.
 func NewDecoder(r io.Reader, opts DecoderOptions) *Decoder {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
