@@ -2,6 +2,35 @@ package bzip2w
 
 import "math"
 
+// This file sorts suffixes with SA-IS (Nong, Zhang and Chen, "Two
+// Efficient Algorithms for Linear Time Suffix Array Construction", 2011),
+// the way Ilya Grebnov's libsais does it (github.com/IlyaGrebnov/libsais),
+// written for Go: libsais's layouts and naming, scans made of small
+// branch-free loops with few bounds checks, and no prefetching (Go has
+// none; emulating it with loads cost more than it saved). One level, for
+// a text of n symbols:
+//
+//  1. countAndGatherLMS: one backward scan finds the types of the
+//     positions, counts them per symbol and lists the LMS positions.
+//  2. layoutPartial, partialLTR, shiftMarks, partialRTL: sort the
+//     LMS-substrings by induction from the LMS positions bucketed by first
+//     symbol, recognising equal ones as they go.
+//  3. nameLMS: if some LMS-substrings are equal, write the reduced string
+//     of their names and sort its suffixes (subSorter.sort: the next
+//     level, on int32 text, in the memory left over); that sorts the LMS
+//     suffixes.
+//  4. placeLMS, finalLTR, finalRTL: induce all suffixes from the sorted
+//     LMS suffixes.
+//
+// Two LMS-substrings get the same name when the induction cannot tell them
+// apart, which (as in libsais) may also be when they differ only in their
+// last symbol, the first of the next LMS-substring, or in running into the
+// end of the text. Such names still sort the LMS suffixes: for two suffixes
+// whose LMS-substrings share the name, the order is that of the suffixes
+// at the next LMS positions, which the reduced string compares next.
+// TestSuffixArrayShapes and FuzzSuffixArray check the result against
+// prefix doubling.
+
 // mark is the high bit of a suffix array entry, used as a flag.
 const mark = math.MinInt32
 
@@ -160,9 +189,7 @@ func (s *subSorter) sort(sa []int32, m, k, top int) {
 		recurse_32(sa, s.tmp[:], m, k, &s.oldSpare)
 		return
 	}
-	dst := sa[:m]
-	clear(dst)
-	saisInts(ext, dst, makeTables(ws, k), s, top)
+	saisInts(ext, sa[:m], makeTables(ws, k), s, top)
 }
 
 // alloc returns s.spare[top:top+n], growing s.spare if needed. The levels
