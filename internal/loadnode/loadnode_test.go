@@ -285,11 +285,7 @@ func loadsLikePythonNode(t *testing.T, impl string) {
 	if pyTubID == "" {
 		t.Fatal("pynode's info has no tubid")
 	}
-	pyDir := filepath.Join(pyG.Spec.Dir, "incidents", pyTubID)
-	waitFor(t, ctx, "python node's incident", func() bool {
-		b, _ := os.ReadFile(filepath.Join(pyDir, "latest"))
-		return len(b) > 0
-	})
+	waitFor(t, ctx, "python node's incident", func() bool { return classifiedFor(pyG.Spec.Dir, pyTubID) })
 	ask("quit")
 
 	// The Go node, one incident, on another gatherer of the same kind.
@@ -302,11 +298,7 @@ func loadsLikePythonNode(t *testing.T, impl string) {
 	if err := n.Connect(ctx, goG.FURL); err != nil {
 		t.Fatal(err)
 	}
-	goDir := filepath.Join(goG.Spec.Dir, "incidents", n.TubID())
-	waitFor(t, ctx, "Go node's incident", func() bool {
-		b, _ := os.ReadFile(filepath.Join(goDir, "latest"))
-		return len(b) > 0
-	})
+	waitFor(t, ctx, "Go node's incident", func() bool { return classifiedFor(goG.Spec.Dir, n.TubID()) })
 
 	layout := func(dir, tubid string) []string {
 		var out []string
@@ -373,6 +365,8 @@ func loadsLikePythonNode(t *testing.T, impl string) {
 		}
 		return set
 	}
+	pyDir := filepath.Join(pyG.Spec.Dir, "incidents", pyTubID)
+	goDir := filepath.Join(goG.Spec.Dir, "incidents", n.TubID())
 	if a, b := keys(pyDir), keys(goDir); !mapsEqual(a, b) {
 		t.Errorf("record fields for a python node %v, for a Go node %v", a, b)
 	}
@@ -508,4 +502,12 @@ func TestMakeIncidents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// classifiedFor reports whether the gatherer in dir has logged the
+// classification of an incident of tubid: both gatherers move latest
+// before they classify, so latest alone does not say the log is complete.
+func classifiedFor(dir, tubid string) bool {
+	b, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
+	return strings.Contains(string(b), "classified incidents/"+tubid+"/")
 }
