@@ -1,7 +1,6 @@
 package furl
 
 import (
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,10 +12,54 @@ const Prefix = "pb://"
 // TubIDLen is the length of a tubid: base32 of a SHA-1 digest, unpadded.
 const TubIDLen = 32
 
-// furlRE mirrors furl.AUTH_STURDYREF_RE, `pb://([^@]+)@([^/]*)/(.+)$`, used
-// with re.search. Python's `.` stops at "\n" and its `$` also matches just
-// before a final "\n"; RE2 has neither, so both are spelled out.
-var furlRE = regexp.MustCompile(`pb://([^@]+)@([^/]*)/([^\n]+)\n?\z`)
+// search finds what furl.AUTH_STURDYREF_RE, `pb://([^@]+)@([^/]*)/(.+)$`,
+// finds with re.search: the leftmost "pb://" followed by a non-empty field
+// up to the next "@", hints up to the next "/", and a non-empty name that
+// runs to the end of s (Python's `.` stops at "\n"; its `$` also matches
+// just before a final "\n"). It is linear: as the start moves right, the
+// "@" and "/" it leads to only move right too.
+func search(s string) (tubid, hints, name string, ok bool) {
+	body := strings.TrimSuffix(s, "\n")
+	// The name runs from after the "/" to the end of body, so it may not
+	// hold a "\n": only a "/" after the last one can start it.
+	afterNL := strings.LastIndexByte(body, '\n') + 1
+	at, slash := -1, -1
+	for off := 0; ; {
+		i := strings.Index(s[off:], Prefix)
+		if i < 0 {
+			return "", "", "", false
+		}
+		start := off + i + len(Prefix)
+		off += i + 1
+		if at < start {
+			j := strings.IndexByte(s[start:], '@')
+			if j < 0 {
+				return "", "", "", false // no later start has an "@" either
+			}
+			at = start + j
+		}
+		if at == start {
+			continue // an empty field before "@"
+		}
+		if slash <= at {
+			j := strings.IndexByte(s[at:], '/')
+			if j < 0 {
+				return "", "", "", false
+			}
+			slash = at + j
+		}
+		if slash+1 < afterNL || slash+1 >= len(body) {
+			// A "\n" inside the name or an empty name: every later
+			// start leads to this "@" or a later one, hence to this "/"
+			// or a later one; only a later "/" can do better.
+			if slash+1 >= len(body) {
+				return "", "", "", false
+			}
+			continue
+		}
+		return s[start:at], s[at+1 : slash], body[slash+1:], true
+	}
+}
 
 // FURL is a parsed Foolscap reference: pb://TUBID@HINT,HINT/NAME.
 type FURL struct {
@@ -41,19 +84,20 @@ func Parse(s string) (*FURL, error) {
 	if !utf8.ValidString(s) {
 		return nil, &Error{Part: "furl", Input: s, Err: ErrEncoding}
 	}
-	m := furlRE.FindStringSubmatch(s)
-	if m == nil {
+	field, hints, name, ok := search(s)
+	if !ok {
 		return nil, &Error{Part: "furl", Input: s, Err: ErrPrefix}
 	}
-	tubid := firstRunes(m[1], TubIDLen)
+	tubid := firstRunes(field, TubIDLen)
 	if !isBase32(tubid) {
 		return nil, &Error{Part: "tubid", Input: tubid, Err: ErrTubID}
 	}
-	f := &FURL{TubID: tubid, Name: m[3]}
-	if m[2] != "" {
-		for _, raw := range strings.Split(m[2], ",") {
+	f := &FURL{TubID: tubid, Name: name}
+	if hints != "" {
+		f.Hints = make([]Hint, 0, strings.Count(hints, ",")+1)
+		for raw := range strings.SplitSeq(hints, ",") {
 			if raw == "" {
-				return nil, &Error{Part: "hints", Input: m[2], Err: ErrEmptyHint}
+				return nil, &Error{Part: "hints", Input: hints, Err: ErrEmptyHint}
 			}
 			h, _ := ParseHint(raw) // unusable hints are kept, as Foolscap does
 			f.Hints = append(f.Hints, h)
