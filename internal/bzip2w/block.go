@@ -167,12 +167,12 @@ func (e *encoder) mtfRLE2(L []byte, seq *[256]byte, nInUse int) []uint16 {
 		var j int
 		// The lowest byte flagged by the zero-byte test is the first
 		// byte equal to c.
-		if z := (w0 ^ x - ones) &^ (w0 ^ x) & highs; z != 0 {
+		if z := ((w0 ^ x) - ones) &^ (w0 ^ x) & highs; z != 0 {
 			b := bits.TrailingZeros64(z) &^ 7 // 8 times c's index
 			keep := ^uint64(0) << b << 8      // the bytes after c's
 			binary.LittleEndian.PutUint64(list[0:8], (w0<<8|uint64(c))&^keep|w0&keep)
 			j = b / 8
-		} else if z := (w1 ^ x - ones) &^ (w1 ^ x) & highs; z != 0 {
+		} else if z := ((w1 ^ x) - ones) &^ (w1 ^ x) & highs; z != 0 {
 			b := bits.TrailingZeros64(z) &^ 7
 			keep := ^uint64(0) << b << 8
 			binary.LittleEndian.PutUint64(list[0:8], w0<<8|uint64(c))
@@ -300,7 +300,7 @@ func (e *encoder) makeTables(mtfv []uint16, alphaSize int) int {
 		rfreq := &e.rfreq
 		rf2 := &e.rfreq2
 		for t := range nGroups {
-			rfreq[t], e.lastFreq[t] = e.lastFreq[t], rfreq[t]
+			rfreq[t], e.lastFreq[t] = e.lastFreq[t], rfreq[t] // keep the last pass's
 			clear(rfreq[t][:alphaSize])
 			clear(rf2[t][:alphaSize])
 		}
