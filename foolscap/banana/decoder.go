@@ -64,16 +64,18 @@ type Decoder struct {
 	body     [8]byte
 	errBuf   []byte
 
-	scope    *scope     // reference scope of the current top-level message
-	scopeBuf scope      // the storage d.scope points at, reused
-	seqs     []*Seq     // reused, one per depth
-	scratch  []byte     // reused body buffer for text
-	texts    textTable  // short str values of the current message (see readTextValue)
-	items    []DictItem // staged items of the dicts being decoded (see readDict)
-	elems    []any      // staged elements of the lists being decoded (see readList)
-	handled  uint32     // bit i: hands has a handler for vocabWords[i]
-	msgLeft  int        // MaxMessageBytes budget left in the current message
-	fatal    error      // first fatal error; every later call returns it
+	scope      *scope     // reference scope of the current top-level message
+	scopeBuf   scope      // the storage d.scope points at, reused
+	seqs       []*Seq     // reused, one per depth
+	scratch    []byte     // reused body buffer for text
+	texts      textTable  // short str values of the current message (see readTextValue)
+	items      []DictItem // staged items of the dicts being decoded (see readDict)
+	elems      []any      // staged elements of the lists being decoded (see readList)
+	handled    uint32     // bit i: hands has a handler for vocabWords[i]
+	msgLeft    int        // MaxMessageBytes budget left in the current message
+	kw         keyWork    // key hashing budget of the current message (see keyWork)
+	kwCredited int        // message bytes already credited to kw
+	fatal      error      // first fatal error; every later call returns it
 }
 
 // NewDecoder returns a Decoder reading from r. If r is a *bufio.Reader it is

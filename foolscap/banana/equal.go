@@ -9,7 +9,14 @@ import (
 // hashable values of the value model. Numbers compare by value across int64,
 // *big.Int, float64 and bool (Python: True == 1 == 1.0); bytes and str never
 // equal each other; tuples and frozensets compare element by element.
-func KeyEqual(a, b any) bool {
+func KeyEqual(a, b any) bool { return keyEqual(a, b, nil) }
+
+// keyEqual is KeyEqual charging w (nil: unlimited); its result means
+// nothing once w is exhausted.
+func keyEqual(a, b any, w *keyWork) bool {
+	if !w.take(1) {
+		return false
+	}
 	if na, ok := numeric(a); ok {
 		nb, ok := numeric(b)
 		return ok && na.Cmp(nb) == 0
@@ -28,31 +35,31 @@ func KeyEqual(a, b any) bool {
 		return ok && x == y
 	case Tuple:
 		y, ok := b.(Tuple)
-		return ok && seqEqual(x, y)
+		return ok && seqEqual(x, y, w)
 	case FrozenSet:
 		y, ok := b.(FrozenSet)
-		return ok && len(x) == len(y) && subset(x, y) && subset(y, x)
+		return ok && len(x) == len(y) && subset(x, y, w) && subset(y, x, w)
 	}
 	return false
 }
 
-func seqEqual(x, y []any) bool {
+func seqEqual(x, y []any, w *keyWork) bool {
 	if len(x) != len(y) {
 		return false
 	}
 	for i := range x {
-		if !KeyEqual(x[i], y[i]) {
+		if !keyEqual(x[i], y[i], w) {
 			return false
 		}
 	}
 	return true
 }
 
-func subset(x, y []any) bool {
+func subset(x, y []any, w *keyWork) bool {
 outer:
 	for _, a := range x {
 		for _, b := range y {
-			if KeyEqual(a, b) {
+			if keyEqual(a, b, w) {
 				continue outer
 			}
 		}
@@ -104,7 +111,7 @@ func Equal(a, b any) bool {
 	case Set, FrozenSet:
 		xs, _ := setElems(x)
 		ys, ok := setElems(b)
-		return ok && len(xs) == len(ys) && subset(xs, ys) && subset(ys, xs)
+		return ok && len(xs) == len(ys) && subset(xs, ys, nil) && subset(ys, xs, nil)
 	case *Dict:
 		y, ok := b.(*Dict)
 		if !ok || x.Len() != y.Len() {

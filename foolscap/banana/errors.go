@@ -31,6 +31,12 @@ var (
 	ErrBadUnicode       = errors.New("invalid UTF-8 in a unicode sequence")
 	ErrUnexpectedToken  = errors.New("unexpected token in sequence")
 	ErrUnfinishedObject = errors.New("reference to an unfinished object here")
+	// ErrValueTooComplex: a set element or dict key is a tuple or
+	// frozenset that, through references to containers sent earlier in
+	// the message, expands far beyond the message's size (a few hundred
+	// bytes can describe 2**40 leaves); hashing it would hang the
+	// decoder, so the message is refused as a Violation.
+	ErrValueTooComplex = errors.New("set element or dict key too complex to hash (shared references expand it far beyond the message size)")
 )
 
 // ConnError is a fatal protocol error: the Banana stream can no longer be

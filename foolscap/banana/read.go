@@ -204,6 +204,7 @@ func (d *Decoder) readTop(onlyOpen bool) (any, error) {
 	*sc = scope{base: d.nextOpen, objs: sc.objs[:0]}
 	d.scope = sc
 	d.msgLeft = d.lim.MaxMessageBytes
+	d.kw.left, d.kwCredited = keyWorkFloor, 0
 	defer func() {
 		clear(sc.objs)
 		if cap(sc.objs) > 128 {
@@ -956,8 +957,12 @@ func (d *Decoder) readList(s *Seq) (any, error) {
 	if s.typ == "set" || s.typ == "immutable-set" {
 		// Duplicates collapse silently in Python; only unhashable
 		// elements are an error.
+		w := d.keyWork()
 		for _, it := range items {
-			if _, ok := hashKey(it); !ok {
+			if !hashable(it, w) {
+				if w.exhausted() {
+					return nil, d.tooComplex("set element")
+				}
 				return nil, NewViolation(ErrUnhashableKey)
 			}
 		}
@@ -1076,13 +1081,20 @@ func (d *Decoder) checkKey(dict *Dict, seen *map[string]struct{}, k any) error {
 		}
 		return nil
 	}
+	w := d.keyWork()
 	if len(dict.Items) < smallDict {
-		if !hashable(k) {
+		if !hashable(k, w) {
+			if w.exhausted() {
+				return d.tooComplex("dict key")
+			}
 			return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))
 		}
 		for _, it := range dict.Items {
-			if KeyEqual(it.Key, k) {
+			if keyEqual(it.Key, k, w) {
 				return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrDuplicateKey))
+			}
+			if w.exhausted() {
+				return d.tooComplex("dict key")
 			}
 		}
 		return nil
@@ -1090,12 +1102,18 @@ func (d *Decoder) checkKey(dict *Dict, seen *map[string]struct{}, k any) error {
 	if *seen == nil {
 		*seen = make(map[string]struct{}, 2*len(dict.Items))
 		for _, it := range dict.Items {
-			hk, _ := hashKey(it.Key)
+			hk, _ := hashKey(it.Key, w)
+			if w.exhausted() {
+				return d.tooComplex("dict key")
+			}
 			(*seen)[hk] = struct{}{}
 		}
 	}
-	hk, ok := hashKey(k)
+	hk, ok := hashKey(k, w)
 	if !ok {
+		if w.exhausted() {
+			return d.tooComplex("dict key")
+		}
 		return d.connErr(d.off, true, fmt.Errorf("%w in dict", ErrUnhashableKey))
 	}
 	if _, dup := (*seen)[hk]; dup {
@@ -1148,4 +1166,31 @@ func (d *Decoder) readCopyable(s *Seq) (any, error) {
 	}
 	d.finish(s, c)
 	return c, nil
+}
+
+// Budget of keyWork units (see hash.go) for the set elements and dict keys
+// of one message: keyWorkFloor, plus keyWorkPerByte for every byte charged
+// to MaxMessageBytes so far. Work stays proportional to what the peer
+// sent: any tree-shaped value is far below it (each element is charged at
+// least 16 bytes, worth 64 units), while a 300-byte message of tuples
+// sharing references 40 levels deep is refused within about a million
+// units (milliseconds) instead of walking 2**40 leaves.
+const (
+	keyWorkFloor   = 1 << 20
+	keyWorkPerByte = 4
+)
+
+// keyWork tops up the message's key budget with the credit of the bytes
+// charged since the last call, and returns it.
+func (d *Decoder) keyWork() *keyWork {
+	used := d.lim.MaxMessageBytes - d.msgLeft
+	d.kw.left += keyWorkPerByte * (used - d.kwCredited)
+	d.kwCredited = used
+	return &d.kw
+}
+
+// tooComplex is the Violation for a set element or dict key whose
+// hashing or comparison ran out of the message's key budget.
+func (d *Decoder) tooComplex(what string) error {
+	return &Violation{Offset: d.off, Err: fmt.Errorf("%w: a %s expands, through shared references, beyond what %d bytes of message may cost to hash or compare", ErrValueTooComplex, what, d.lim.MaxMessageBytes-d.msgLeft)}
 }

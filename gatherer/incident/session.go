@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
+	"github.com/gatherer/gatherer/gatherer/flog/pyjson"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
 
@@ -322,6 +323,13 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	defer svc.giveBack(buf)
 	err = svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
 	<-svc.writeSlots
+	if unencodable(err) {
+		// Fetching it again would give the same events: refuse it.
+		m.Error("bad_incident")
+		log.Error("the node's incident cannot be written as a flogfile (json.dumps would fail on it too); not storing it",
+			"tubid", ss.tubid, "incident", w.name, "err", err)
+		return outcomeRefused
+	}
 	if err == nil {
 		err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
 			_, err := wr.Write(buf.Bytes())
@@ -345,6 +353,16 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
 	}
 	return outcomeSettled
+}
+
+// unencodable reports whether WriteIncident failed on the events
+// themselves (too deep, too large once shared references are expanded, a
+// key or value JSON cannot hold) rather than on writing them.
+func unencodable(err error) bool {
+	var kt *pyjson.KeyTypeError
+	var ut *pyjson.UnsupportedTypeError
+	return errors.Is(err, pyjson.ErrTooDeep) || errors.Is(err, pyjson.ErrTooLarge) ||
+		errors.As(err, &kt) || errors.As(err, &ut)
 }
 
 // tooLarge reports whether a fetch failed because the answer is over the

@@ -604,7 +604,9 @@ func (s *Service) write(o *observer, event any) {
 	}
 	if err != nil {
 		// Python prints the whole repr; we cap it, an event can be large.
-		r := pyjson.Repr(event)
+		// (AppendReprN, not Repr: the repr of a value built from shared
+		// references can be huge, which is why encoding failed.)
+		r := string(pyjson.AppendReprN(nil, event, 2000))
 		if len(r) > 2000 {
 			r = r[:2000] + "..."
 		}

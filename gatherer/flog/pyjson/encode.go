@@ -25,6 +25,18 @@ const MaxEncodeDepth = 1000
 // ErrTooDeep is returned (wrapped) when a value nests deeper than the limit.
 var ErrTooDeep = errors.New("maximum recursion depth exceeded")
 
+// MaxEncodeBytes bounds the JSON text of one value Append writes. A Banana
+// message can reference containers it already sent, so a few hundred bytes
+// from a node can describe a list whose JSON text would be terabytes
+// (json.dumps expands shared references too); no real event comes near
+// 64 MiB. The bound is checked between the items of a container, so the
+// output may pass it by the size of one scalar item before Append fails.
+const MaxEncodeBytes = 64 << 20
+
+// ErrTooLarge is returned (wrapped) when the JSON text of one value would
+// exceed MaxEncodeBytes.
+var ErrTooLarge = errors.New("value too large to encode as JSON (shared references expand it beyond the limit)")
+
 // KeyTypeError is Python's TypeError for a dict key json.dumps cannot write
 // (bytes, tuple, ...): the whole document fails and nothing is written. Its
 // text is Python's, e.g. "keys must be str, int, float, bool or None, not
@@ -60,14 +72,17 @@ func Marshal(v any) ([]byte, error) {
 // the document is built before anything is written.
 func Append(dst []byte, v any) ([]byte, error) {
 	start := len(dst)
-	out, err := appendValue(dst, v, 0)
+	out, err := appendValue(dst, v, 0, start+MaxEncodeBytes)
+	if err == nil && len(out) > start+MaxEncodeBytes {
+		err = errTooLarge()
+	}
 	if err != nil {
 		return dst[:start], err
 	}
 	return out, nil
 }
 
-func appendValue(dst []byte, v any, depth int) ([]byte, error) {
+func appendValue(dst []byte, v any, depth, limit int) ([]byte, error) {
 	if depth > MaxEncodeDepth {
 		return dst, fmt.Errorf("pyjson: %w while encoding a JSON object", ErrTooDeep)
 	}
@@ -91,26 +106,26 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		}
 		return x.Append(dst, 10), nil
 	case banana.List:
-		return appendArray(dst, x, depth)
+		return appendArray(dst, x, depth, limit)
 	case banana.Tuple:
-		return appendArray(dst, x, depth)
+		return appendArray(dst, x, depth, limit)
 	case []any:
-		return appendArray(dst, x, depth)
+		return appendArray(dst, x, depth, limit)
 	case *banana.Dict:
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
-		return appendObject(dst, x, depth)
+		return appendObject(dst, x, depth, limit)
 	case *banana.Copyable:
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
 		if x.Class == FailureClass {
-			return appendValue(dst, failureObject(x), depth)
+			return appendValue(dst, failureObject(x), depth, limit)
 		}
-		return appendValue(dst, unJSONable(x), depth)
+		return appendValue(dst, unJSONable(x, limit-len(dst)), depth, limit)
 	case []byte, banana.Set, banana.FrozenSet, banana.Decimal:
-		return appendValue(dst, unJSONable(x), depth)
+		return appendValue(dst, unJSONable(x, limit-len(dst)), depth, limit)
 	}
 	if b, ok := appendInt(dst, v); ok {
 		return b, nil
@@ -145,24 +160,30 @@ func appendInt(dst []byte, v any) ([]byte, bool) {
 	return dst, false
 }
 
-func appendArray(dst []byte, xs []any, depth int) ([]byte, error) {
+func appendArray(dst []byte, xs []any, depth, limit int) ([]byte, error) {
 	dst = append(dst, '[')
 	var err error
 	for i, e := range xs {
+		if len(dst) > limit {
+			return dst, errTooLarge()
+		}
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
-		if dst, err = appendValue(dst, e, depth+1); err != nil {
+		if dst, err = appendValue(dst, e, depth+1, limit); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, ']'), nil
 }
 
-func appendObject(dst []byte, d *banana.Dict, depth int) ([]byte, error) {
+func appendObject(dst []byte, d *banana.Dict, depth, limit int) ([]byte, error) {
 	dst = append(dst, '{')
 	var err error
 	for i, it := range d.Items {
+		if len(dst) > limit {
+			return dst, errTooLarge()
+		}
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
@@ -170,11 +191,15 @@ func appendObject(dst []byte, d *banana.Dict, depth int) ([]byte, error) {
 			return dst, err
 		}
 		dst = append(dst, ": "...)
-		if dst, err = appendValue(dst, it.Value, depth+1); err != nil {
+		if dst, err = appendValue(dst, it.Value, depth+1, limit); err != nil {
 			return dst, err
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+func errTooLarge() error {
+	return fmt.Errorf("pyjson: %w: over %d MiB of JSON for one value", ErrTooLarge, MaxEncodeBytes>>20)
 }
 
 // appendKey writes a dict key the way json.dumps converts it to a string:
@@ -327,8 +352,10 @@ func TypeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func unJSONable(v any) *banana.Dict {
-	return banana.NewDict("@", "UnJSONable", "message", UnJSONableMessage, "repr", Repr(v))
+// unJSONable is the UnJSONable object for v; its repr is cut short past
+// room bytes (more than would fit in the output anyway).
+func unJSONable(v any, room int) *banana.Dict {
+	return banana.NewDict("@", "UnJSONable", "message", UnJSONableMessage, "repr", string(AppendReprN(nil, v, max(room, 0))))
 }
 
 func failureObject(c *banana.Copyable) *banana.Dict {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatherer/gatherer/foolscap/banana"
 )
@@ -57,5 +58,52 @@ func TestEncodeLimits(t *testing.T) {
 	var ute *UnsupportedTypeError
 	if _, err := Marshal(struct{}{}); !errors.As(err, &ute) {
 		t.Fatalf("Marshal(struct{}{}) error = %v, want *UnsupportedTypeError", err)
+	}
+}
+
+// sharedList returns l_n where l_0 = 1 and l_i = [l_{i-1}, l_{i-1}], as a
+// Banana message with references decodes: 2**n leaves sharing n+1 slices.
+func sharedList(n int) any {
+	var v any = int64(1)
+	for range n {
+		v = banana.List{v, v}
+	}
+	return v
+}
+
+func TestEncodeSharedReferenceBomb(t *testing.T) {
+	bomb := sharedList(40)
+	for _, tc := range []struct {
+		name string
+		v    any
+	}{
+		{"list", bomb},
+		{"dict", banana.NewDict("message", "x", "args", banana.NewDict("a", bomb, "b", 1))},
+		{"set repr", banana.NewDict("s", banana.Set{banana.Tuple{bomb}})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// About 0.3 s for 64 MiB on an idle machine; the bound is for
+			// a loaded one.
+			start := time.Now()
+			dst := []byte("prefix")
+			out, err := Append(dst, tc.v)
+			if el := time.Since(start); el > 3*time.Second {
+				t.Errorf("took %v", el)
+			}
+			if !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("Append error = %v, want ErrTooLarge", err)
+			}
+			if string(out) != "prefix" {
+				t.Fatalf("Append kept %d bytes of partial output", len(out))
+			}
+		})
+	}
+	if r := AppendReprN(nil, bomb, 100); len(r) > 400 || !strings.Contains(string(r), "...") {
+		t.Fatalf("AppendReprN(bomb, 100) = %q", r)
+	}
+	// Shared references that expand to little still encode.
+	small := sharedList(3)
+	if b, err := Marshal(banana.List{small, small}); err != nil || string(b) != "[[[[1, 1], [1, 1]], [[1, 1], [1, 1]]], [[[1, 1], [1, 1]], [[1, 1], [1, 1]]]]" {
+		t.Fatalf("Marshal = %s, %v", b, err)
 	}
 }

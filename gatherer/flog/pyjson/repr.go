@@ -32,12 +32,22 @@ func Str(v any) string {
 	return Repr(v)
 }
 
-// AppendRepr appends Repr(v) to dst.
+// AppendRepr appends Repr(v) to dst. Shared references can make a small
+// received value's repr huge: past MaxEncodeBytes, containers end their
+// items with "..." (see AppendReprN).
 func AppendRepr(dst []byte, v any) []byte {
-	return appendRepr(dst, v, 0)
+	return appendRepr(dst, v, 0, len(dst)+MaxEncodeBytes)
 }
 
-func appendRepr(dst []byte, v any, depth int) []byte {
+// AppendReprN appends Repr(v) to dst, cut short with "..." inside the
+// containers once about max bytes have been appended (the last item may
+// pass it by the size of one scalar), so that a log line can show the
+// beginning of a value without building all of it.
+func AppendReprN(dst []byte, v any, max int) []byte {
+	return appendRepr(dst, v, 0, len(dst)+max)
+}
+
+func appendRepr(dst []byte, v any, depth, limit int) []byte {
 	if depth > MaxEncodeDepth {
 		return append(dst, "..."...)
 	}
@@ -63,26 +73,26 @@ func appendRepr(dst []byte, v any, depth int) []byte {
 		}
 		return x.Append(dst, 10)
 	case banana.List:
-		return appendSeqRepr(dst, "[", "]", x, depth)
+		return appendSeqRepr(dst, "[", "]", x, depth, limit)
 	case []any:
-		return appendSeqRepr(dst, "[", "]", x, depth)
+		return appendSeqRepr(dst, "[", "]", x, depth, limit)
 	case banana.Tuple:
 		if len(x) == 1 {
 			dst = append(dst, '(')
-			dst = appendRepr(dst, x[0], depth+1)
+			dst = appendRepr(dst, x[0], depth+1, limit)
 			return append(dst, ",)"...)
 		}
-		return appendSeqRepr(dst, "(", ")", x, depth)
+		return appendSeqRepr(dst, "(", ")", x, depth, limit)
 	case banana.Set:
 		if len(x) == 0 {
 			return append(dst, "set()"...)
 		}
-		return appendSeqRepr(dst, "{", "}", x, depth)
+		return appendSeqRepr(dst, "{", "}", x, depth, limit)
 	case banana.FrozenSet:
 		if len(x) == 0 {
 			return append(dst, "frozenset()"...)
 		}
-		return appendSeqRepr(dst, "frozenset({", "})", x, depth)
+		return appendSeqRepr(dst, "frozenset({", "})", x, depth, limit)
 	case banana.Decimal:
 		dst = append(dst, "Decimal("...)
 		dst = AppendStrRepr(dst, string(x))
@@ -93,12 +103,16 @@ func appendRepr(dst []byte, v any, depth int) []byte {
 		}
 		dst = append(dst, '{')
 		for i, it := range x.Items {
+			if len(dst) > limit {
+				dst = append(dst, "..."...)
+				break
+			}
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = appendRepr(dst, it.Key, depth+1)
+			dst = appendRepr(dst, it.Key, depth+1, limit)
 			dst = append(dst, ": "...)
-			dst = appendRepr(dst, it.Value, depth+1)
+			dst = appendRepr(dst, it.Value, depth+1, limit)
 		}
 		return append(dst, '}')
 	case *banana.Copyable:
@@ -116,13 +130,17 @@ func appendRepr(dst []byte, v any, depth int) []byte {
 	return append(dst, "<"+TypeName(v)+" object>"...)
 }
 
-func appendSeqRepr(dst []byte, open, close string, xs []any, depth int) []byte {
+func appendSeqRepr(dst []byte, open, close string, xs []any, depth, limit int) []byte {
 	dst = append(dst, open...)
 	for i, e := range xs {
+		if len(dst) > limit {
+			dst = append(dst, "..."...)
+			break
+		}
 		if i > 0 {
 			dst = append(dst, ", "...)
 		}
-		dst = appendRepr(dst, e, depth+1)
+		dst = appendRepr(dst, e, depth+1, limit)
 	}
 	return append(dst, close...)
 }
