@@ -84,31 +84,61 @@ func isDict(v any) bool {
 // trip through a flogfile: its incarnation and event number (unique per
 // emitting process), time and level. A trigger lacking the incarnation is
 // identified by all its fields.
+//
+// The trigger comes from a node, and Banana lets a message refer back to
+// containers it already sent: a list may hold itself, and a few hundred
+// bytes may describe a value whose expansion is exponential. The text is
+// therefore cut at maxCanonBytes and maxCanonDepth, marked as cut; two
+// triggers alike that far are the same event for de-duplication, which
+// also needs the same incident name.
 func fingerprint(trigger any) string {
+	c := &canonizer{}
 	inc, ok1 := dictGet(trigger, "incarnation")
 	num, ok2 := dictGet(trigger, "num")
 	if !ok1 || !ok2 {
-		var sb strings.Builder
-		canon(&sb, trigger)
-		return sb.String()
+		c.canon(trigger, 0)
+		return c.String()
 	}
-	var sb strings.Builder
 	for _, v := range []any{inc, num} {
-		canon(&sb, v)
-		sb.WriteByte('|')
+		c.canon(v, 0)
+		c.sb.WriteByte('|')
 	}
 	for _, k := range []string{"time", "level"} {
 		v, _ := dictGet(trigger, k)
-		canon(&sb, v)
-		sb.WriteByte('|')
+		c.canon(v, 0)
+		c.sb.WriteByte('|')
 	}
-	return sb.String()
+	return c.String()
 }
 
-// canon writes a canonical text of a value that is the same whether the value
-// came over the wire or back from a flogfile (str = bytes, tuple = list,
-// sorted dict keys).
-func canon(sb *strings.Builder, v any) {
+// Bounds of a fingerprint's text; real triggers stay far below both.
+const (
+	maxCanonBytes = 64 << 10
+	maxCanonDepth = 64
+)
+
+// canonizer writes a canonical text of a value that is the same whether
+// the value came over the wire or back from a flogfile (str = bytes,
+// tuple = list, sorted dict keys), up to the bounds above.
+type canonizer struct {
+	sb  strings.Builder
+	cut bool
+}
+
+// String is the text, with a mark when it was cut.
+func (c *canonizer) String() string {
+	if c.cut {
+		return c.sb.String() + "\x00cut"
+	}
+	return c.sb.String()
+}
+
+func (c *canonizer) canon(v any, depth int) {
+	if c.cut || c.sb.Len() > maxCanonBytes || depth > maxCanonDepth {
+		c.cut = true
+		return
+	}
+	sb := &c.sb
 	switch t := v.(type) {
 	case nil:
 		sb.WriteString("N")
@@ -127,25 +157,29 @@ func canon(sb *strings.Builder, v any) {
 	case float64:
 		sb.WriteString("f" + strconv.FormatFloat(t, 'g', -1, 64))
 	case banana.List:
-		canonList(sb, t)
+		c.list(t, depth)
 	case banana.Tuple:
-		canonList(sb, t)
+		c.list(t, depth)
 	case []any:
-		canonList(sb, t)
+		c.list(t, depth)
 	case *banana.Dict:
 		m := make(map[string]any, t.Len())
 		for _, it := range t.Items {
-			var kb strings.Builder
-			canon(&kb, it.Key)
-			m[kb.String()] = it.Value
+			k := &canonizer{}
+			k.canon(it.Key, depth+1)
+			if k.cut {
+				c.cut = true
+				return
+			}
+			m[k.sb.String()] = it.Value
 		}
-		canonMap(sb, m)
+		c.dict(m, depth)
 	case map[string]any:
 		m := make(map[string]any, len(t))
 		for k, val := range t {
 			m[strconv.Quote(k)] = val
 		}
-		canonMap(sb, m)
+		c.dict(m, depth)
 	case fmt.Stringer:
 		// json.Number and the like.
 		s := t.String()
@@ -161,27 +195,33 @@ func canon(sb *strings.Builder, v any) {
 	}
 }
 
-func canonList(sb *strings.Builder, l []any) {
-	sb.WriteByte('[')
+func (c *canonizer) list(l []any, depth int) {
+	c.sb.WriteByte('[')
 	for _, v := range l {
-		canon(sb, v)
-		sb.WriteByte(',')
+		if c.cut {
+			return
+		}
+		c.canon(v, depth+1)
+		c.sb.WriteByte(',')
 	}
-	sb.WriteByte(']')
+	c.sb.WriteByte(']')
 }
 
-func canonMap(sb *strings.Builder, m map[string]any) {
+func (c *canonizer) dict(m map[string]any, depth int) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	sb.WriteByte('{')
+	c.sb.WriteByte('{')
 	for _, k := range keys {
-		sb.WriteString(k)
-		sb.WriteByte(':')
-		canon(sb, m[k])
-		sb.WriteByte(',')
+		if c.cut {
+			return
+		}
+		c.sb.WriteString(k)
+		c.sb.WriteByte(':')
+		c.canon(m[k], depth+1)
+		c.sb.WriteByte(',')
 	}
-	sb.WriteByte('}')
+	c.sb.WriteByte('}')
 }
