@@ -378,7 +378,7 @@ func (ss *session) advanceLatest(name string) bool {
 	if name <= ss.latest {
 		return true
 	}
-	if err := writeLatest(ss.nodedir(), name, ss.svc.opts.Create); err != nil {
+	if err := writeLatest(ss.nodedir(), name, ss.svc.opts.Create, true); err != nil {
 		ss.svc.log.Error("cannot record the last known incident", "tubid", ss.tubid, "err", err)
 		return false
 	}

@@ -187,9 +187,12 @@ func setAside(nodedir, name string, good []string, create atomicfile.CreateFunc,
 		}
 	}
 	if back == "" {
-		err = os.Remove(filepath.Join(nodedir, LatestFile))
+		// Durably gone, for the reason writeLatest fsyncs a move back.
+		if err = os.Remove(filepath.Join(nodedir, LatestFile)); err == nil {
+			err = atomicfile.SyncDir(nodedir)
+		}
 	} else {
-		err = writeLatest(nodedir, back, create)
+		err = writeLatest(nodedir, back, create, false)
 	}
 	if err != nil {
 		return fmt.Errorf("move latest back before damaged incident %s: %w", p, err)
@@ -239,13 +242,16 @@ func readLatest(nodedir string) (string, error) {
 
 // writeLatest records name as the node's last known incident, atomically.
 //
-// It is not fsynced: latest only says where to start asking, and the
-// incident it names was fsynced, with its directory, before it is written.
-// A power cut can leave the previous name or an empty file, and both only
-// make the node offer incidents again that handle finds already stored.
-// Python does not fsync it either; ours saves two fsyncs per incident.
-func writeLatest(nodedir, name string, create atomicfile.CreateFunc) error {
-	return atomicfile.Writer{Create: create, NoSync: true}.WriteFile(filepath.Join(nodedir, LatestFile), func(w io.Writer) error {
+// Moving latest forward (forward true) is not fsynced: latest only says
+// where to start asking, and the incident it names was fsynced, with its
+// directory, before it is written. A power cut can leave the previous name
+// or an empty file, and both only make the node offer incidents again that
+// handle finds already stored. Python does not fsync it either; ours saves
+// two fsyncs per incident. Moving it back (setAside) is fsynced: a power cut
+// that kept the old, later name would let the node never offer the
+// incident again.
+func writeLatest(nodedir, name string, create atomicfile.CreateFunc, forward bool) error {
+	return atomicfile.Writer{Create: create, NoSync: forward}.WriteFile(filepath.Join(nodedir, LatestFile), func(w io.Writer) error {
 		_, err := io.WriteString(w, name+"\n")
 		return err
 	})
