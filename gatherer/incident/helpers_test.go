@@ -267,6 +267,21 @@ func (h *harness) start(t *testing.T, mod func(*Options)) *Service {
 	return s
 }
 
+// gatherUntil hands node's logport to s, waits until s has logged the
+// classification of node's incident last, then closes s and waits for the
+// node's calls to end.
+func (h *harness) gatherUntil(t *testing.T, s *Service, node *fakeNode, last string) {
+	t.Helper()
+	if err := s.Logport(t.Context(), node.tubid, node); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.waitFor(t, "classified incidents/"+node.tubid+"/"+last, 1)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node.wg.Wait()
+}
+
 func (h *harness) read(t *testing.T, rel string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(h.dir, rel))

@@ -314,14 +314,7 @@ func TestNodeLostMidIncident(t *testing.T) {
 	node.mu.Lock()
 	node.block = map[string]chan struct{}{}
 	node.mu.Unlock()
-	if err := s.Logport(t.Context(), tubA, node); err != nil {
-		t.Fatal(err)
-	}
-	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc2, 1)
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	node.wg.Wait()
+	h.gatherUntil(t, s, node, inc2)
 	if !reflect.DeepEqual(node.since, []string{"", inc1}) {
 		t.Errorf("since = %q, want latest at the last stored incident", node.since)
 	}
@@ -346,14 +339,7 @@ func TestDamagedNewestFileFetchedAgain(t *testing.T) {
 		node.add(n, trigger("a", int64(i)))
 	}
 	s := h.start(t, real)
-	if err := s.Logport(t.Context(), tubA, node); err != nil {
-		t.Fatal(err)
-	}
-	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc3, 1)
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	node.wg.Wait()
+	h.gatherUntil(t, s, node, inc3)
 	p := filepath.Join(h.dir, relPath(tubA, inc3))
 	whole, err := os.ReadFile(p)
 	if err != nil {
@@ -372,14 +358,7 @@ func TestDamagedNewestFileFetchedAgain(t *testing.T) {
 	if !h.exists("incidents/" + tubA + "/" + inc3 + fileSuffix + DamagedSuffix) {
 		t.Error("the damaged file was not kept as .damaged")
 	}
-	if err := s2.Logport(t.Context(), tubA, node); err != nil {
-		t.Fatal(err)
-	}
-	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc3, 1)
-	if err := s2.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	node.wg.Wait()
+	h.gatherUntil(t, s2, node, inc3)
 	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, whole) {
 		t.Errorf("the incident fetched again differs from the first copy (%d vs %d bytes, %v)", len(got), len(whole), err)
 	}

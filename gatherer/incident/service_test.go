@@ -109,14 +109,7 @@ func TestRestart(t *testing.T) {
 	node.mu.Unlock()
 	h.rec = newRecorder()
 	s2 := h.start(t, nil)
-	if err := s2.Logport(t.Context(), tubA, node); err != nil {
-		t.Fatal(err)
-	}
-	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc3, 1)
-	if err := s2.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	node.wg.Wait()
+	h.gatherUntil(t, s2, node, inc3)
 
 	if !reflect.DeepEqual(node.since, []string{"", inc1}) {
 		t.Errorf("since values = %q, want latest honoured", node.since)
@@ -367,14 +360,7 @@ func TestStartClassifiesStoredAndReclassify(t *testing.T) {
 	node := newFakeNode(tubA)
 	node.add(inc1, trigger("a", 1))
 	node.add(inc2, trigger("a", 2))
-	if err := s.Logport(t.Context(), tubA, node); err != nil {
-		t.Fatal(err)
-	}
-	h.rec.waitFor(t, "classified incidents/"+tubA+"/"+inc2, 1)
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	node.wg.Wait()
+	h.gatherUntil(t, s, node, inc2)
 
 	// Leftovers of a crash, and classified/ lost.
 	for _, p := range []string{"incidents/" + tubA + "/.x.flog.bz2.1.tmp", "classified/.unknown.2.tmp"} {
