@@ -31,20 +31,24 @@ type encoder struct {
 	cost      [maxAlphaSize]uint64            // lens[t][v] in bits 10t..10t+9
 }
 
+// seqOf lists the bytes that used marks, ascending, and their count.
+func seqOf(used *[256]bool) (seq [256]byte, n int) {
+	for c, u := range used {
+		if u {
+			seq[n] = byte(c)
+			n++
+		}
+	}
+	return seq, n
+}
+
 // encodeBlock appends one compressed block to bw: block is the RLE1 output
 // (non-empty; it is overwritten) and crc the block CRC of the input bytes
 // it came from.
 func (e *encoder) encodeBlock(bw *bitWriter, block []byte, crc uint32) {
 	var inUse [256]bool
 	origPtr := e.bwt(block, block, &inUse)
-	var seq [256]byte // the bytes in use, ascending: the initial MTF list
-	nInUse := 0
-	for c, u := range inUse {
-		if u {
-			seq[nInUse] = byte(c)
-			nInUse++
-		}
-	}
+	seq, nInUse := seqOf(&inUse) // the initial MTF list
 
 	mtfv := e.mtfRLE2(block, &seq, nInUse)
 	alphaSize := nInUse + 2

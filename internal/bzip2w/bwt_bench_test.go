@@ -73,14 +73,7 @@ func BenchmarkMTF(b *testing.B) {
 		l := make([]byte, len(in))
 		var used [256]bool
 		e.bwt(l, in, &used)
-		var seq [256]byte
-		n := 0
-		for c, u := range used {
-			if u {
-				seq[n] = byte(c)
-				n++
-			}
-		}
+		seq, n := seqOf(&used)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(l)))

@@ -427,14 +427,7 @@ func TestMTFRLE2(t *testing.T) {
 		for _, c := range in {
 			used[c] = true
 		}
-		var seq [256]byte
-		n := 0
-		for c, u := range used {
-			if u {
-				seq[n] = byte(c)
-				n++
-			}
-		}
+		seq, n := seqOf(&used)
 		// Direct coding.
 		list := slices.Clone(seq[:n])
 		var want []uint16
