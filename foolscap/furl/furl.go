@@ -48,14 +48,13 @@ func search(s string) (tubid, hints, name string, ok bool) {
 			}
 			slash = at + j
 		}
-		if slash+1 < afterNL || slash+1 >= len(body) {
-			// A "\n" inside the name or an empty name: every later
-			// start leads to this "@" or a later one, hence to this "/"
-			// or a later one; only a later "/" can do better.
-			if slash+1 >= len(body) {
-				return "", "", "", false
-			}
-			continue
+		// Every later start leads to this "@" or a later one, hence to
+		// this "/" or a later one.
+		if slash+1 >= len(body) {
+			return "", "", "", false // an empty name, and so for them all
+		}
+		if slash+1 < afterNL {
+			continue // a "\n" inside the name: only a later "/" can do better
 		}
 		return s[start:at], s[at+1 : slash], body[slash+1:], true
 	}
