@@ -362,6 +362,7 @@ func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 		}
 	}
 	var claimed []string
+	var files []*atomicfile.Appender
 	s.mu.Lock()
 	for _, c := range cats {
 		if s.listed[c][rel] {
@@ -372,11 +373,12 @@ func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 		}
 		s.listed[c][rel] = true
 		claimed = append(claimed, c)
+		files = append(files, s.appenderLocked(c))
 	}
 	s.mu.Unlock()
 	line := []byte(rel + "\n")
-	for i, c := range claimed {
-		if err := s.appender(c).Append(line); err != nil {
+	for i, a := range files {
+		if err := a.Append(line); err != nil {
 			s.mu.Lock()
 			for _, c := range claimed[i:] {
 				delete(s.listed[c], rel)
@@ -392,10 +394,8 @@ func (s *Service) classifyAndRecord(rel string, trigger any) ([]string, error) {
 	return cats, nil
 }
 
-// appender returns the Appender of category c's file.
-func (s *Service) appender(c string) *atomicfile.Appender {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// appenderLocked returns the Appender of category c's file; s.mu is held.
+func (s *Service) appenderLocked(c string) *atomicfile.Appender {
 	a, ok := s.appenders[c]
 	if !ok {
 		a = atomicfile.NewAppender(filepath.Join(s.opts.Dir, ClassifiedDir, c))
