@@ -20,7 +20,9 @@
 // incident and is sent as since= with catch_up=True; classified/<category>
 // gets one "incidents/<tubid>/<name>.flog.bz2" line per classification,
 // "unknown" when nothing matches; stored but unclassified incidents are
-// classified at start; one incident is fetched at a time per node; the
+// classified at start; one get_incident call at a time per node (the node
+// holds an incident's events in memory while it sends them); incidents are
+// classified, and latest moves, in the order they were asked for; the
 // operator lines of §5.5 are logged at Info with Python's exact text.
 //
 // Deliberate differences (documented for operators):
@@ -46,6 +48,13 @@
 //   - Incident names are validated (they must start with "incident-", use
 //     only letters, digits, ".", "_" and "-", contain no ".." and be at most
 //     200 bytes); bad ones are logged and ignored.
+//   - The next incident is asked for as soon as the answer before it has
+//     arrived, while that one is compressed and written (at most three of
+//     a node's answers in memory, and every one holds a place in
+//     Options.MaxConcurrentFetches until written): a node's backlog is
+//     gathered with its fetches back to back. So "fetching incident B" may
+//     come before "classified ... A" in the log, where Python's order is
+//     fetch A, classify A, fetch B.
 //   - Each node has its own goroutine and queue (bounded by
 //     Options.MaxQueue); get_incident has a timeout (Options.FetchTimeout),
 //     so a slow or stuck node never holds up another.

@@ -88,6 +88,8 @@ type fakeNode struct {
 	since     []string
 	fetches   map[string]int
 	block     map[string]chan struct{} // get_incident waits on these
+	inflight  int                      // get_incident calls not yet answered
+	maxFlight int                      // the most of them at once
 	wg        sync.WaitGroup
 	caughtUp  chan struct{} // one value per finished catch-up
 }
@@ -154,9 +156,16 @@ func (n *fakeNode) SubscribeToIncidents(ctx context.Context, obs Observer, catch
 func (n *fakeNode) GetIncident(ctx context.Context, name string) (any, []any, error) {
 	n.mu.Lock()
 	n.fetches[name]++
+	n.inflight++
+	n.maxFlight = max(n.maxFlight, n.inflight)
 	h, ok := n.incidents[name]
 	b := n.block[name]
 	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		n.inflight--
+		n.mu.Unlock()
+	}()
 	if b != nil {
 		select {
 		case <-b:

@@ -17,8 +17,13 @@ import (
 )
 
 // session is one logport connection: it subscribes and then fetches queued
-// incidents one at a time. Only its own goroutine (run) touches the node
-// directory; the observer methods only queue.
+// incidents. As python-foolscap's gatherer, it asks the node for one
+// incident at a time (the node holds an incident's events in memory while
+// it sends them); unlike it, it asks for the next one as soon as an answer
+// has arrived, while that answer is compressed and written by a goroutine
+// of its own (at most pipelineDepth answers per node in the gatherer's
+// memory, and every one of them holds a fetch slot of the Service's bound
+// until it is written). The observer methods only queue.
 type session struct {
 	svc    *Service
 	tubid  string
@@ -26,17 +31,31 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	wake   chan struct{}
+	pipe   chan struct{}  // one token per answer asked for and not yet stored
+	stores sync.WaitGroup // the goroutines storing answers; run waits for them
+	last   chan struct{}  // closed when the newest storing goroutine has settled (run's)
 
 	mu      sync.Mutex
 	queue   []wanted
 	pending map[string]bool // names offered and not yet stored: queued, being fetched or failed
 	dropped string          // smallest name refused by the queue bound ("" = none)
 
-	// Owned by run.
+	// smu orders the settling of outcomes, which run and the storing
+	// goroutines do: it guards latest, stored and retries, and is held
+	// while latest is rewritten so that its writes happen in order.
+	smu     sync.Mutex
 	latest  string
 	stored  map[string]bool    // names stored (or already held) that latest has not reached
 	retries map[string]*failed // names waiting for another attempt in this session
 }
+
+// pipelineDepth is how many of one node's incidents may be between "asked
+// for" and "stored" at once: one being received while others are
+// compressed and written. Three keep a node's fetches back to back when
+// writing an incident (compression, fsyncs, latest, classification) takes
+// about twice as long as receiving it. Outcomes are settled, and incidents
+// classified, in the order they were asked for, as python's gatherer does.
+const pipelineDepth = 3
 
 type wanted struct {
 	name    string
@@ -58,17 +77,20 @@ const (
 	outcomeStored  outcome = iota // stored now, or already held: latest may pass it
 	outcomeRetry                  // a transient failure: try again after a backoff
 	outcomeRefused                // refused (too large, malformed): not retried until the node reconnects
-	outcomeSettled                // stored and already settled by handle
 )
 
 func newSession(svc *Service, tubid string, pub Publisher, cancel context.CancelFunc) *session {
+	last := make(chan struct{})
+	close(last)
 	return &session{
+		last:    last,
 		svc:     svc,
 		tubid:   tubid,
 		pub:     pub,
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		pipe:    make(chan struct{}, pipelineDepth),
 		pending: map[string]bool{},
 		stored:  map[string]bool{},
 		retries: map[string]*failed{},
@@ -96,6 +118,7 @@ func (ss *session) run(ctx context.Context) {
 		log.Error("cannot read the last known incident; asking for all of them", "tubid", ss.tubid, "err", err)
 	}
 	ss.latest = latest
+	defer ss.stores.Wait()
 	log.Info(fmt.Sprintf("connected to %s, last known incident is %s", ss.tubid, latest))
 	ss.svc.opts.Metrics.AddConnectedNodes(1)
 	defer ss.svc.opts.Metrics.AddConnectedNodes(-1)
@@ -127,7 +150,7 @@ func (ss *session) run(ctx context.Context) {
 			if !ok {
 				break
 			}
-			ss.settle(w, ss.handle(ctx, w))
+			ss.fetch(ctx, w)
 			if ctx.Err() != nil {
 				return
 			}
@@ -141,6 +164,8 @@ func (ss *session) run(ctx context.Context) {
 // reconnection (or a gatherer restart) offers that incident again.
 func (ss *session) settle(w wanted, o outcome) {
 	log := ss.svc.log
+	ss.smu.Lock()
+	defer ss.smu.Unlock()
 	switch o {
 	case outcomeStored:
 		ss.stored[w.name] = true
@@ -153,12 +178,11 @@ func (ss *session) settle(w wanted, o outcome) {
 		ss.retries[w.name] = &failed{w: w, at: time.Now().Add(d)}
 		log.Warn("will try the incident again later", "tubid", ss.tubid, "incident", w.name,
 			"attempt", w.attempt, "retry_in", d.String())
+		ss.poke() // run arms its timer for it
 		return
 	case outcomeRefused:
 		log.Warn("the incident stays unfetched until the node reconnects; latest will not pass it",
 			"tubid", ss.tubid, "incident", w.name)
-		return
-	case outcomeSettled:
 		return
 	}
 	ss.mu.Lock()
@@ -190,11 +214,13 @@ func (ss *session) settle(w wanted, o outcome) {
 // armRetry sets the timer to the earliest pending retry, if any.
 func (ss *session) armRetry(timer *time.Timer) {
 	var first time.Time
+	ss.smu.Lock()
 	for _, f := range ss.retries {
 		if first.IsZero() || f.at.Before(first) {
 			first = f.at
 		}
 	}
+	ss.smu.Unlock()
 	timer.Stop()
 	select {
 	case <-timer.C:
@@ -210,12 +236,14 @@ func (ss *session) armRetry(timer *time.Timer) {
 func (ss *session) requeueDue() {
 	now := time.Now()
 	var due []wanted
+	ss.smu.Lock()
 	for n, f := range ss.retries {
 		if !f.at.After(now) {
 			due = append(due, f.w)
 			delete(ss.retries, n)
 		}
 	}
+	ss.smu.Unlock()
 	sort.Slice(due, func(i, j int) bool { return due[i].name < due[j].name })
 	ss.mu.Lock()
 	ss.queue = append(ss.queue, due...)
@@ -253,15 +281,21 @@ func (ss *session) enqueue(name string, trigger any) {
 	ss.pending[name] = true
 	ss.queue = append(ss.queue, wanted{name: name, trigger: trigger})
 	ss.mu.Unlock()
+	ss.poke()
+}
+
+// poke wakes run without blocking.
+func (ss *session) poke() {
 	select {
 	case ss.wake <- struct{}{}:
 	default:
 	}
 }
 
-// handle fetches, stores and classifies one incident and says what became
-// of it.
-func (ss *session) handle(ctx context.Context, w wanted) outcome {
+// fetch asks the node for one incident and returns once the answer has
+// arrived (or the attempt has ended): a goroutine of its own then stores
+// and classifies it, and settles the outcome, while run asks for the next.
+func (ss *session) fetch(ctx context.Context, w wanted) {
 	svc := ss.svc
 	log := svc.log
 	rel := relPath(ss.tubid, w.name)
@@ -270,18 +304,51 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 		// Offered again because latest had not reached it (an earlier
 		// incident was still missing when it was stored).
 		log.Info(fmt.Sprintf("incident %s is already stored; not fetching it again", rel), "tubid", ss.tubid)
-		return outcomeStored
+		ss.settle(w, outcomeStored)
+		return
 	}
 	if other, dup := svc.heldElsewhere(w.name, ss.tubid, fingerprint(w.trigger)); dup {
 		log.Info(fmt.Sprintf("incident %s is already stored as %s (same trigger event); not fetching it again",
 			w.name, relPath(other, w.name)), "tubid", ss.tubid)
-		return outcomeStored
+		ss.settle(w, outcomeStored)
+		return
+	}
+	select {
+	case ss.pipe <- struct{}{}:
+	case <-ctx.Done():
+		ss.settle(w, outcomeRetry)
+		return
 	}
 	release, ok := svc.fetchSlot(ctx)
 	if !ok {
-		return outcomeRetry
+		<-ss.pipe
+		ss.settle(w, outcomeRetry)
+		return
 	}
-	defer release()
+	header, events, o := ss.receive(ctx, w)
+	if o != outcomeStored {
+		release()
+		<-ss.pipe
+		ss.settle(w, o)
+		return
+	}
+	prev, mine := ss.last, make(chan struct{})
+	ss.last = mine
+	ss.stores.Add(1)
+	go func() {
+		defer ss.stores.Done()
+		defer func() { <-ss.pipe }()
+		defer release()
+		defer close(mine)
+		ss.store(w, abs, header, events, prev)
+	}()
+}
+
+// receive calls get_incident and checks the answer's header; the outcome
+// is outcomeStored when there is an incident to store.
+func (ss *session) receive(ctx context.Context, w wanted) (header any, events []any, o outcome) {
+	svc := ss.svc
+	log := svc.log
 	log.Info("fetching incident " + w.name)
 	m := svc.opts.Metrics
 	fctx, cancel := context.WithTimeout(ctx, svc.opts.FetchTimeout)
@@ -291,29 +358,37 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	m.ObserveFetch(time.Since(started))
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcomeRetry
+			return nil, nil, outcomeRetry
 		}
 		if tooLarge(err) {
 			m.Error("incident_too_large")
 			log.Error("the node's incident is larger than this gatherer accepts (raise --max-incident-size to gather it); going on with the next one",
 				"tubid", ss.tubid, "incident", w.name, "err", err)
-			return outcomeRefused
+			return nil, nil, outcomeRefused
 		}
 		m.Error("fetch_failed")
 		log.Error("fetching an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
-		return outcomeRetry
+		return nil, nil, outcomeRetry
 	}
-	trigger, ok := dictGet(header, "trigger")
-	if !isDict(header) || !ok {
+	if _, ok := dictGet(header, "trigger"); !isDict(header) || !ok {
 		log.Error("the node sent an incident without a header trigger; not storing it", "tubid", ss.tubid, "incident", w.name)
 		m.Error("bad_incident")
-		return outcomeRefused
+		return nil, nil, outcomeRefused
 	}
-	select {
-	case svc.writeSlots <- struct{}{}:
-	case <-ctx.Done():
-		return outcomeRetry
-	}
+	return header, events, outcomeStored
+}
+
+// store writes one received incident to abs and, once the incident asked
+// for before it has settled (prev closed), settles it (latest moves before
+// classification, as in Python) and classifies it. An answer received is
+// stored even when the connection or the gatherer is stopping: that takes
+// no more than one compression.
+func (ss *session) store(w wanted, abs string, header any, events []any, prev <-chan struct{}) {
+	svc := ss.svc
+	log := svc.log
+	m := svc.opts.Metrics
+	trigger, _ := dictGet(header, "trigger")
+	svc.writeSlots <- struct{}{}
 	// The file is compressed into memory under a write slot, and written,
 	// fsynced and renamed after the slot is given back: the slots bound
 	// the CPU-bound compression, and a writer waiting on the disk must not
@@ -321,14 +396,16 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	rx := float64(svc.opts.Now().UnixNano()) / 1e9
 	buf := svc.buffer()
 	defer svc.giveBack(buf)
-	err = svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
+	err := svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
 	<-svc.writeSlots
 	if unencodable(err) {
 		// Fetching it again would give the same events: refuse it.
 		m.Error("bad_incident")
 		log.Error("the node's incident cannot be written as a flogfile (json.dumps would fail on it too); not storing it",
 			"tubid", ss.tubid, "incident", w.name, "err", err)
-		return outcomeRefused
+		<-prev
+		ss.settle(w, outcomeRefused)
+		return
 	}
 	if err == nil {
 		err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
@@ -339,7 +416,9 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
-		return outcomeRetry
+		<-prev
+		ss.settle(w, outcomeRetry)
+		return
 	}
 	m.AddIncidents(1)
 	m.AddEvents(len(events))
@@ -347,12 +426,12 @@ func (ss *session) handle(ctx context.Context, w wanted) outcome {
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
 	svc.mu.Unlock()
-	// latest moves before classification, as in Python.
+	<-prev
 	ss.settle(w, outcomeStored)
+	rel := relPath(ss.tubid, w.name)
 	if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
 		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
 	}
-	return outcomeSettled
 }
 
 // unencodable reports whether WriteIncident failed on the events
@@ -372,7 +451,7 @@ func tooLarge(err error) bool {
 		errors.Is(err, banana.ErrTooManyItems)
 }
 
-// advanceLatest rewrites latest if name sorts after it (Python compares
+// advanceLatest (under smu) rewrites latest if name sorts after it (Python compares
 // names as strings to decide what to offer, so latest never moves back).
 func (ss *session) advanceLatest(name string) bool {
 	if name <= ss.latest {
