@@ -180,7 +180,7 @@ func (b *bench) runIncident(ctx context.Context, impl string, n int, base []load
 	}
 	done := make([]bool, n)
 	remaining := n
-	finished := waitUntil(cctx, 25*time.Millisecond, func() bool {
+	finished := waitPrecisely(cctx, start, func() bool {
 		for i, nd := range nodes {
 			if done[i] || nd.Stats().IncidentsServed < int64(k) {
 				continue
