@@ -36,9 +36,10 @@ type Referenceable interface {
 	RemoteInterfaceName() string
 	// RemoteCall runs one inbound call. ctx is cancelled when the
 	// connection ends. The result must be a value of the banana value
-	// model, a Referenceable or a *RemoteReference. A returned error is
-	// sent as a Failure: a *RemoteError keeps its Python type, any other
-	// error becomes builtins.Exception.
+	// model, a Referenceable, a *RemoteReference, or a *Deferred whose
+	// answer comes later. A returned error is sent as a Failure: a
+	// *RemoteError keeps its Python type, any other error becomes
+	// builtins.Exception.
 	RemoteCall(ctx context.Context, c *Call) (any, error)
 }
 
@@ -146,13 +147,33 @@ type Broker struct {
 	calls       []*inboundCall
 	dispatching bool
 	callSpace   chan struct{} // signalled when a queued call was taken
+
+	// Answers of calls that returned a *Deferred, resolved and waiting for
+	// lateLoop, the goroutine that sends them (it exists only while some
+	// wait): whoever resolves a Deferred never waits on this connection.
+	// deferSlots (made at the first Deferred) bounds the calls answered
+	// late and not yet sent.
+	lateMu      sync.Mutex
+	late        []lateAnswer
+	lateRunning bool
+	deferSlots  chan struct{}
 	callCtx     context.Context
 	cancelCalls context.CancelFunc
 	root        *RemoteReference
 }
 
 type pendingCall struct {
-	ch chan callResult // buffered, receives exactly one result
+	ch   chan callResult  // buffered, receives exactly one result (Call)
+	then func(any, error) // or, for CallAsync, is called with it
+}
+
+// deliver hands the call its result, once.
+func (p *pendingCall) deliver(res callResult) {
+	if p.then != nil {
+		p.then(res.v, res.err)
+		return
+	}
+	p.ch <- res
 }
 
 type callResult struct {
@@ -580,7 +601,7 @@ func (b *Broker) shutdown(reason error, fire bool) {
 		b.cancelCalls()
 		dead := &DeadReferenceError{TubID: shortTubID(b.cfg.PeerTubID), Reason: reason}
 		for _, p := range pending {
-			p.ch <- callResult{err: dead}
+			p.deliver(callResult{err: dead})
 		}
 		if errors.Is(reason, ErrClosed) {
 			b.log.Debug("connection closed")

@@ -199,7 +199,7 @@ func (b *Broker) complete(reqID uint64, p *pendingCall, res callResult) {
 	}
 	b.mu.Unlock()
 	if q == p {
-		p.ch <- res
+		p.deliver(res)
 	}
 }
 
@@ -452,6 +452,75 @@ func (b *Broker) dispatch() {
 
 func (b *Broker) runCall(ctx context.Context, ic *inboundCall) {
 	res, err := b.invoke(ctx, ic)
+	if d, ok := res.(*Deferred); ok && err == nil {
+		slots := b.lateSlots()
+		select {
+		case slots <- struct{}{}:
+		case <-b.done:
+			return
+		}
+		d.whenResolved(func(res any, err error) { b.answerLater(ic, res, err) })
+		return
+	}
+	b.answer(ic, res, err)
+}
+
+// maxDeferred bounds a connection's calls that returned a *Deferred and
+// whose answer is not sent yet; the next call waits for one of them.
+const maxDeferred = 256
+
+type lateAnswer struct {
+	ic  *inboundCall
+	v   any
+	err error
+}
+
+func (b *Broker) lateSlots() chan struct{} {
+	b.lateMu.Lock()
+	defer b.lateMu.Unlock()
+	if b.deferSlots == nil {
+		b.deferSlots = make(chan struct{}, maxDeferred)
+	}
+	return b.deferSlots
+}
+
+// answerLater queues a Deferred's answer for lateLoop, starting it if it
+// is not running; it never blocks.
+func (b *Broker) answerLater(ic *inboundCall, v any, err error) {
+	b.lateMu.Lock()
+	b.late = append(b.late, lateAnswer{ic, v, err})
+	start := !b.lateRunning
+	b.lateRunning = true
+	b.lateMu.Unlock()
+	if start {
+		go b.lateLoop()
+	}
+}
+
+// lateLoop sends the queued late answers, in the order they were resolved,
+// until none is left. It waits only while the connection is up: once it is
+// lost, answering fails at once.
+func (b *Broker) lateLoop() {
+	for {
+		b.lateMu.Lock()
+		batch := b.late
+		b.late = nil
+		if len(batch) == 0 {
+			b.lateRunning = false
+			b.lateMu.Unlock()
+			return
+		}
+		slots := b.deferSlots
+		b.lateMu.Unlock()
+		for _, a := range batch {
+			b.answer(a.ic, a.v, a.err)
+			<-slots
+		}
+	}
+}
+
+// answer sends the outcome of an inbound call, if the caller wants one.
+func (b *Broker) answer(ic *inboundCall, res any, err error) {
 	if ic.reqID == 0 {
 		if err != nil {
 			b.log.Info("callRemoteOnly failed", "method", quote(ic.method), "err", err)

@@ -29,6 +29,19 @@ func (r *RemoteReference) Call(ctx context.Context, method string, args []any, k
 	return r.b.call(ctx, r.clid, method, args, kwargs)
 }
 
+// CallAsync invokes a method on the remote object and returns once the
+// call is sent; then is called with the answer, as Call would return it,
+// from the connection's reading goroutine (or, when the connection is
+// lost, from the one that loses it), the way a Twisted callback runs in the
+// reactor: it must not block, and calls it makes (CallAsync again) are sent
+// in order, so that answers coming in together start calls that go out
+// together. When the call cannot be sent, CallAsync returns the error and
+// then is not called.
+func (r *RemoteReference) CallAsync(method string, args []any, kwargs KW, then func(any, error)) error {
+	_, err := r.b.sendThen(r.clid, method, args, kwargs, then)
+	return err
+}
+
 // CallOnly sends a call that is never answered (callRemoteOnly, reqID 0).
 // It returns an error only when the call could not be sent.
 func (r *RemoteReference) CallOnly(method string, args []any, kwargs KW) error {
@@ -176,17 +189,28 @@ func (b *Broker) call(ctx context.Context, clid int64, method string, args []any
 // send encodes and queues a call. want 0 sends reqID 0 (no answer);
 // otherwise a fresh reqID is allocated and the pending call returned.
 func (b *Broker) send(want int, clid int64, method string, args []any, kwargs KW) (*pendingCall, error) {
+	if want == 0 {
+		return b.sendPending(nil, clid, method, args, kwargs)
+	}
+	return b.sendPending(&pendingCall{ch: make(chan callResult, 1)}, clid, method, args, kwargs)
+}
+
+// sendThen is send for CallAsync.
+func (b *Broker) sendThen(clid int64, method string, args []any, kwargs KW, then func(any, error)) (*pendingCall, error) {
+	return b.sendPending(&pendingCall{then: then}, clid, method, args, kwargs)
+}
+
+// sendPending encodes and queues a call; p nil sends reqID 0 (no answer).
+func (b *Broker) sendPending(p *pendingCall, clid int64, method string, args []any, kwargs KW) (*pendingCall, error) {
 	b.mu.Lock()
 	if b.dead {
 		b.mu.Unlock()
 		return nil, b.deadError()
 	}
 	var reqID uint64
-	var p *pendingCall
-	if want != 0 {
+	if p != nil {
 		b.nextReqID++
 		reqID = b.nextReqID
-		p = &pendingCall{ch: make(chan callResult, 1)}
 		b.pending[reqID] = p
 	}
 	b.mu.Unlock()
@@ -237,8 +261,14 @@ func (b *Broker) send(want int, clid int64, method string, args []any, kwargs KW
 	if encErr != nil || qErr != nil {
 		if p != nil {
 			b.mu.Lock()
+			_, mine := b.pending[reqID]
 			delete(b.pending, reqID)
 			b.mu.Unlock()
+			if !mine {
+				// The connection was lost meanwhile, and shutdown has
+				// given the call its DeadReferenceError: one outcome only.
+				return p, nil
+			}
 		}
 		if encErr != nil {
 			return nil, fmt.Errorf("calling %s: %w", quote(method), encErr)
