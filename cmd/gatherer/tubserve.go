@@ -252,6 +252,11 @@ func (o *observerRef) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 		if !ok {
 			return nil, errors.New("msg() needs an event")
 		}
+		if ao, ok := o.log.(logs.AsyncObserver); ok {
+			d := pb.NewDeferred()
+			ao.MsgAsync(ctx, ev, func() { d.Resolve(nil, nil) })
+			return d, nil
+		}
 		return nil, o.log.Msg(ctx, ev)
 	case c.Method == "new_incident" && o.inc != nil:
 		name, ok1 := arg(c, 0, "name")

@@ -165,6 +165,11 @@ func (o *observer) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 		if o.ev == nil {
 			return nil, nil // an incident subscription gets no events
 		}
+		if ao, ok := o.ev.(logs.AsyncObserver); ok {
+			d := pb.NewDeferred()
+			ao.MsgAsync(ctx, ev, func() { d.Resolve(nil, nil) })
+			return d, nil
+		}
 		return nil, o.ev.Msg(ctx, ev)
 	case "new_incident":
 		name, ok1 := arg(c, 0, "name")

@@ -42,7 +42,17 @@
 //     TubID method) has its events written once: the older subscription's
 //     events are ignored from the moment the newer one is in place. Python
 //     writes them twice.
-//   - A line is written with a single write call. When a write fails (a full
+//   - The events that arrive together, from one node or many, are written
+//     together, with a single write call (group commit: one goroutine takes
+//     every line queued since its last write), and each msg is answered
+//     once its line is written, as Python answers after its unbuffered
+//     write: an answered event is in the file. The connection does not
+//     wait for the answer before it starts the next call
+//     (AsyncObserver, a pb.Deferred), so one node's window of calls in
+//     flight is written at once; at most 4 MiB of lines wait to be
+//     written, beyond which Msg waits. Events still waiting when Close
+//     starts are written to the last file.
+//   - A batch of lines is written with a single write call. When a write fails (a full
 //     disk), the file is cut back to its last complete line, so it stays a
 //     valid flogfile, and the event is kept in memory with the ones that
 //     follow (Options.MaxBacklog, 16 MiB by default); they are written in

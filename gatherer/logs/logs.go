@@ -49,6 +49,17 @@ type Observer interface {
 	Msg(ctx context.Context, event any) error
 }
 
+// AsyncObserver is an Observer that can also take an event and say later
+// that it is stored: MsgAsync returns at once and calls done (once, from
+// another goroutine or before it returns) when the event has been written
+// to the output file, or dropped. The answer to the node must wait for
+// done; the connection goes on with its next call meanwhile, so the events
+// that arrive together are written together.
+type AsyncObserver interface {
+	Observer
+	MsgAsync(ctx context.Context, event any, done func())
+}
+
 // Flog is what the log gatherer needs from gatherer/flog.
 type Flog interface {
 	// Preamble returns the magic line followed by the {"header": header}
@@ -119,6 +130,18 @@ type Service struct {
 	// tells its tubid: an older one from the same node is superseded.
 	current map[string]*observer
 
+	// Events encoded and waiting to be written (group commit): Msg queues
+	// the line under qmu, and writeLoop (or a rotation, or Close) takes
+	// everything queued, writes it with one write(2) under mu and then
+	// lets the answers go. wbuf is that write's buffer (mu).
+	qmu        sync.Mutex
+	qspace     *sync.Cond // signalled when the queue is taken
+	queue      []queued
+	queueBytes int
+	qclosed    bool          // Close took the last of the queue: drop what comes
+	kick       chan struct{} // the queue has lines
+	wbuf       []byte
+
 	compressSem chan struct{}
 	stopping    chan struct{} // closed by Close: timer and subscriptions stop
 	abort       chan struct{} // closed when Close gives up waiting: compression stops
@@ -147,7 +170,8 @@ func New(opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{opts: opts, log: log, compressSem: make(chan struct{}, runtime.NumCPU()), current: map[string]*observer{},
-		stopping: make(chan struct{}), abort: make(chan struct{})}
+		stopping: make(chan struct{}), abort: make(chan struct{}), kick: make(chan struct{}, 1)}
+	s.qspace = sync.NewCond(&s.qmu)
 	if opts.Bzip {
 		s.bzips = make(chan *bzip2w.Writer, runtime.NumCPU())
 	}
@@ -196,7 +220,88 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.wg.Add(1)
 	go s.retryLoop()
+	s.wg.Add(1)
+	go s.writeLoop()
 	return nil
+}
+
+// queued is one encoded event waiting to be written, and who waits for it.
+type queued struct {
+	line []byte
+	done func()
+}
+
+// maxQueuedBytes bounds the encoded events waiting for writeLoop; Msg
+// waits beyond it, and so, in turn, does the node's connection.
+const maxQueuedBytes = 4 << 20
+
+// enqueue hands one encoded event to the writer; done is called once it
+// is written (or, after Close, at once: the event is dropped).
+func (s *Service) enqueue(line []byte, done func()) {
+	s.qmu.Lock()
+	for s.queueBytes >= maxQueuedBytes && !s.qclosed {
+		s.qspace.Wait()
+	}
+	if s.qclosed {
+		s.qmu.Unlock()
+		done()
+		return
+	}
+	s.queue = append(s.queue, queued{line: line, done: done})
+	s.queueBytes += len(line)
+	s.qmu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeQueued moves the queued lines into the backlog, to be written by the
+// next flushBacklog, and returns who waits for them; closing refuses what
+// comes after. s.mu held; the caller runs the dones once it has written
+// and released s.mu.
+func (s *Service) takeQueued(closing bool) []func() {
+	s.qmu.Lock()
+	q := s.queue
+	s.queue, s.queueBytes = nil, 0
+	s.qclosed = s.qclosed || closing
+	s.qspace.Broadcast()
+	s.qmu.Unlock()
+	dones := make([]func(), len(q))
+	for i, e := range q {
+		if s.f != nil {
+			s.backlog = append(s.backlog, e.line)
+			s.backlogBytes += len(e.line)
+		}
+		dones[i] = e.done
+	}
+	return dones
+}
+
+// writeLoop writes the queued events, all that have gathered at each turn,
+// until Close starts (Close writes what is left).
+func (s *Service) writeLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-s.kick:
+			s.mu.Lock()
+			dones := s.takeQueued(false)
+			if s.f != nil {
+				s.flushBacklog()
+			}
+			s.mu.Unlock()
+			runAll(dones)
+		}
+	}
+}
+
+func runAll(fs []func()) {
+	for _, f := range fs {
+		f()
+	}
 }
 
 // retryLoop writes events kept in memory after a failed write even when no
@@ -332,6 +437,8 @@ func (s *Service) CurrentFile() string {
 // the old one in the background. It returns the rotated file's final path
 // (with .bz2 when it will be compressed), or "" if the rotation was skipped.
 func (s *Service) Rotate(ctx context.Context) (string, error) {
+	var dones []func()
+	defer func() { runAll(dones) }() // runs after the Unlock below
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started || s.closed || s.f == nil {
@@ -345,6 +452,9 @@ func (s *Service) Rotate(ctx context.Context) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	// The events received before the rotation go to the file it closes.
+	dones = s.takeQueued(false)
+	s.flushBacklog()
 	done, err := s.finish(now)
 	if err != nil {
 		return "", err
@@ -567,13 +677,25 @@ type observer struct {
 	superseded  atomic.Bool // a newer logport from the same tubid took over
 }
 
-func (o *observer) Msg(_ context.Context, event any) error {
+func (o *observer) Msg(ctx context.Context, event any) error {
+	stored := make(chan struct{})
+	o.MsgAsync(ctx, event, func() { close(stored) })
+	<-stored
+	return nil
+}
+
+func (o *observer) MsgAsync(_ context.Context, event any, done func()) {
 	if o.superseded.Load() {
 		// The node sends the same event to its newer subscription.
-		return nil
+		done()
+		return
 	}
-	o.s.write(o, event)
-	return nil
+	line, ok := o.s.encode(o, event)
+	if !ok {
+		done()
+		return
+	}
+	o.s.enqueue(line, done)
 }
 
 // hasBytesKey reports whether a dict has a top-level bytes key (every event
@@ -591,7 +713,8 @@ func hasBytesKey(event any) (*banana.Dict, bool) {
 	return nil, false
 }
 
-func (s *Service) write(o *observer, event any) {
+// encode makes an event's line; false when it cannot be stored (logged).
+func (s *Service) encode(o *observer, event any) ([]byte, bool) {
 	from := o.from
 	rx := epoch(s.opts.Now())
 	line, err := s.opts.Flog.EncodeEvent(from, rx, event)
@@ -612,27 +735,30 @@ func (s *Service) write(o *observer, event any) {
 		}
 		s.log.Error(fmt.Sprintf("GATHERER: unable to serialize %s: %v", r, err), "from", from)
 		s.opts.Metrics.Error("unencodable_event")
-		return
+		return nil, false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f == nil {
-		return
-	}
-	s.backlog = append(s.backlog, line)
-	s.backlogBytes += len(line)
-	s.flushBacklog()
+	return line, true
 }
 
-// flushBacklog writes the waiting lines in order until one fails. A failed
-// write is cut back to the last complete line, so the file stays a valid
-// flogfile; the line stays first in the backlog, and the backlog is bounded
+// flushBacklog writes the waiting lines, in order and with one write(2),
+// as python's unbuffered file writes each line before it answers. A
+// failed write is cut back to the last complete line, so the file stays a
+// valid flogfile; the lines stay in the backlog, and the backlog is bounded
 // by dropping its oldest lines (counted, and reported when writing works
 // again). s.mu held.
 func (s *Service) flushBacklog() {
-	for len(s.backlog) > 0 {
-		line := s.backlog[0]
-		if err := s.writeLine(line); err != nil {
+	if len(s.backlog) > 0 {
+		buf := s.wbuf[:0]
+		for _, line := range s.backlog {
+			buf = append(buf, line...)
+		}
+		err := s.writeLine(buf)
+		if cap(buf) <= 1<<20 {
+			s.wbuf = buf[:0]
+		} else {
+			s.wbuf = nil // after a large backlog: do not keep its size
+		}
+		if err != nil {
 			s.opts.Metrics.Error("write_failed")
 			if s.failingSince.IsZero() {
 				s.failingSince = s.opts.Now()
@@ -648,13 +774,14 @@ func (s *Service) flushBacklog() {
 			}
 			return
 		}
-		s.backlogBytes -= len(line)
-		s.backlog[0] = nil
-		s.backlog = s.backlog[1:]
-		s.opts.Metrics.AddEvents(1)
-		s.opts.Metrics.AddBytesWritten(len(line))
+		s.opts.Metrics.AddEvents(len(s.backlog))
+		s.opts.Metrics.AddBytesWritten(len(buf))
+		clear(s.backlog)
+		s.backlog, s.backlogBytes = s.backlog[:0], 0
+		if cap(s.backlog) > 4096 {
+			s.backlog = nil
+		}
 	}
-	s.backlog = nil
 	if !s.failingSince.IsZero() {
 		if s.lost > 0 {
 			s.log.Error(fmt.Sprintf("writing events works again; %d events received since %s were lost (the backlog in memory was full)",
@@ -666,8 +793,8 @@ func (s *Service) flushBacklog() {
 	}
 }
 
-// writeLine appends one line; on failure the file is cut back to its last
-// complete line. s.mu held.
+// writeLine appends whole lines; on failure the file is cut back to its
+// last complete line. s.mu held.
 func (s *Service) writeLine(line []byte) error {
 	n, err := s.f.Write(line)
 	if err == nil {
@@ -699,6 +826,7 @@ func (s *Service) Close(ctx context.Context) (string, error) {
 	close(s.stopping)
 	var last string
 	var err error
+	dones := s.takeQueued(true)
 	if s.f != nil {
 		s.flushBacklog()
 		if n := len(s.backlog) + s.lost; n > 0 {
@@ -708,6 +836,7 @@ func (s *Service) Close(ctx context.Context) (string, error) {
 		last, err = s.finish(s.opts.Now())
 	}
 	s.mu.Unlock()
+	runAll(dones)
 
 	done := make(chan struct{})
 	go func() {

@@ -488,3 +488,79 @@ func TestCloseGivesUpOnCompression(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsStoredBeforeTheirAnswer: MsgAsync returns at once and calls
+// done only once the event's line is in the file, the events of several
+// nodes are written in the order they came, and Close writes and answers
+// what is still queued, then answers later events at once without
+// storing them.
+func TestEventsStoredBeforeTheirAnswer(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 11, 27, 6, 10, 12, 0, time.UTC), step: time.Millisecond}
+	s, _ := newService(t, dir, c, nil)
+	nodes := []*fakeNode{newFakeNode(), newFakeNode()}
+	for i, n := range nodes {
+		if err := s.Logport(t.Context(), []byte(fmt.Sprintf("node%d", i)), n); err != nil {
+			t.Fatal(err)
+		}
+		<-n.ready
+	}
+	const perNode = 500
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var missing []string
+	for i := range perNode {
+		for k, n := range nodes {
+			msg := fmt.Sprintf("n%d-%d", k, i)
+			wg.Add(1)
+			n.obs.(AsyncObserver).MsgAsync(t.Context(), banana.NewDict("message", msg), func() {
+				defer wg.Done()
+				b, err := os.ReadFile(s.CurrentFile())
+				if err != nil || !bytes.Contains(b, []byte("d="+msg+"\n")) {
+					mu.Lock()
+					missing = append(missing, msg)
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(missing) > 0 {
+		t.Errorf("%d events answered before they were in the file, e.g. %s", len(missing), missing[0])
+	}
+	b, err := os.ReadFile(s.CurrentFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := []int{0, 0}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n")[2:] {
+		var k, i int
+		if _, err := fmt.Sscanf(line[strings.Index(line, "d=")+2:], "n%d-%d", &k, &i); err != nil || i != next[k] {
+			t.Fatalf("line %q out of order (want n%d-%d next)", line, k, next[k])
+		}
+		next[k]++
+	}
+	if next[0] != perNode || next[1] != perNode {
+		t.Errorf("stored %v events per node, want %d each", next, perNode)
+	}
+
+	// Queued but not yet written when Close starts: written and answered.
+	answered := make(chan struct{}, 2)
+	s.qmu.Lock() // the writer cannot take the queue meanwhile
+	s.queue = append(s.queue, queued{line: []byte("from=node0 rx=0 d=last\n"), done: func() { answered <- struct{}{} }})
+	s.qmu.Unlock()
+	last, err := s.Close(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-answered
+	if got := readPlainOrBz2(t, last); !strings.HasSuffix(got, "d=last\n") {
+		t.Errorf("the event queued at Close is not the last line: %q", got[max(0, len(got)-80):])
+	}
+	nodes[0].obs.(AsyncObserver).MsgAsync(t.Context(), banana.NewDict("message", "late"), func() { answered <- struct{}{} })
+	select {
+	case <-answered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("an event after Close was never answered")
+	}
+}
