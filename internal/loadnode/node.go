@@ -381,14 +381,17 @@ func (s *subscription) pump() {
 		}
 		s.inFlight++
 		s.mu.Unlock()
-		s.n.wg.Add(1)
-		go s.call(ev)
+		// As python's publisher: the answer's callback sends the next
+		// event, in the connection's reading goroutine, so the answers
+		// that arrive together start calls that leave together.
+		if err := s.obs.CallAsync("msg", []any{ev}, nil, s.answered); err != nil {
+			s.answered(nil, err)
+		}
 	}
 }
 
-func (s *subscription) call(ev any) {
-	defer s.n.wg.Done()
-	_, err := s.obs.Call(s.n.ctx, "msg", []any{ev}, nil)
+// answered is the callback of one msg call.
+func (s *subscription) answered(_ any, err error) {
 	s.mu.Lock()
 	s.inFlight--
 	s.mu.Unlock()
