@@ -306,6 +306,14 @@ func TestNodeLostMidIncident(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.rec.waitFor(t, "fetching incident "+inc2, 1)
+	// The line is logged just before get_incident is called: wait until
+	// the node holds the call, or the block below may be lifted first
+	// and the incident answered whole (then rightly stored).
+	for deadline := time.Now().Add(10 * time.Second); node.fetchCount(inc2) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("get_incident of the second incident never reached the node")
+		}
+	}
 	drop()
 	<-node.caughtUp
 	if h.exists("incidents/" + tubA + "/" + inc2 + ".flog.bz2") {
