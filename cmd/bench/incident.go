@@ -31,15 +31,38 @@ func (r incidentResult) rate() float64 {
 	return float64(r.gathered) / r.elapsed.Seconds()
 }
 
-// incident runs N nodes x K incidents against each gatherer.
+// incidentCase is N nodes holding K incidents each.
+type incidentCase struct {
+	nodes, incidents int
+	backlog          bool // the one-node backlog case (not in the plot)
+}
+
+// incident runs N nodes x K incidents against each gatherer, for every N,
+// and then one node holding a backlog of incidents: the case where what
+// one node has, not connecting to it, is the work.
 func (b *bench) incident(ctx context.Context, rep *report) {
-	base, err := loadnode.MakeIncidents(loadnode.IncidentSpec{Count: b.cfg.incidents, Events: b.cfg.events,
-		Start: time.Now().Add(-time.Hour), Seed: 1})
-	if err != nil {
-		rep.Notes = append(rep.Notes, "incident workload: "+err.Error())
-		return
-	}
+	var cases []incidentCase
 	for _, n := range b.cfg.incidentNodes {
+		cases = append(cases, incidentCase{nodes: n, incidents: b.cfg.incidents})
+	}
+	if b.cfg.backlog > 0 {
+		cases = append(cases, incidentCase{nodes: 1, incidents: b.cfg.backlog, backlog: true})
+	}
+	bases := map[int][]loadnode.Incident{}
+	for _, c := range cases {
+		if bases[c.incidents] != nil {
+			continue
+		}
+		base, err := loadnode.MakeIncidents(loadnode.IncidentSpec{Count: c.incidents, Events: b.cfg.events,
+			Start: time.Now().Add(-time.Hour), Seed: 1})
+		if err != nil {
+			rep.Notes = append(rep.Notes, "incident workload: "+err.Error())
+			return
+		}
+		bases[c.incidents] = base
+	}
+	for _, c := range cases {
+		n, base := c.nodes, bases[c.incidents]
 		res := map[string]incidentResult{}
 		for _, impl := range b.impls() {
 			if ctx.Err() != nil {
@@ -54,13 +77,18 @@ func (b *bench) incident(ctx context.Context, rep *report) {
 			res[impl] = r
 		}
 		g, p := res[loadnode.ImplGo], res[loadnode.ImplPython]
-		cs := fmt.Sprintf("%d nodes x %d", n, b.cfg.incidents)
+		cs := fmt.Sprintf("%d nodes x %d", n, c.incidents)
+		if c.backlog {
+			cs = fmt.Sprintf("1 node with a backlog of %d", c.incidents)
+		}
 		note := incidentNote(g, p)
 		rep.add(Row{Workload: "incident", Case: cs, Metric: "ingest", Unit: "incidents/s", Go: g.rate(), Python: orNaN(p, p.rate()), HigherBetter: true, Note: note})
 		rep.add(Row{Workload: "incident", Case: cs, Metric: "time to gather all", Unit: "s", Go: g.allTime(), Python: orNaN(p, p.allTime()), Note: "python: extrapolated when cut short"})
 		rep.add(Row{Workload: "incident", Case: cs, Metric: "CPU per incident", Unit: "ms", Go: g.cpuPer(), Python: orNaN(p, p.cpuPer())})
 		rep.add(Row{Workload: "incident", Case: cs, Metric: "peak RSS", Unit: "MiB", Go: mib(g.peakRSS), Python: orNaN(p, mib(p.peakRSS))})
-		rep.Plot = append(rep.Plot, IncidentPoint{Nodes: n, Go: g.rate(), Python: orNaN(p, p.rate())})
+		if !c.backlog {
+			rep.Plot = append(rep.Plot, IncidentPoint{Nodes: n, Go: g.rate(), Python: orNaN(p, p.rate())})
+		}
 	}
 }
 

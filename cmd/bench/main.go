@@ -36,6 +36,7 @@ type config struct {
 
 	incidentNodes []int
 	incidents     int
+	backlog       int // incidents of the one-node backlog case (0: none)
 	events        int
 	pythonCap     time.Duration
 
@@ -104,12 +105,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.profile, "profile", false, "also profile our gatherer in-process under the incident and log workloads (writes *.pprof and the top costs)")
 	fs.BoolVar(&cfg.oursOnly, "ours-only", false, "measure our gatherer only (quick loops while tuning; the ratios need python)")
 	goArgs := fs.String("go-args", "", "space-separated extra arguments for our `gatherer run` (to try its flags, e.g. \"--max-fetches 32\")")
-	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,50,100,500; quick 1,10,100)")
+	incNodes := fs.String("incident-nodes", "", "node counts for the incident workload (default 1,10,100,500; quick 1,10,100)")
 	fs.IntVar(&cfg.incidents, "incidents", 0, "incidents per node (default 4; quick 2)")
+	fs.IntVar(&cfg.backlog, "backlog", -1, "incidents of one more incident case, one node with a backlog (default 40; quick 10; 0 skips it)")
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
-	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 60s; quick 30s)")
-	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,50,100; quick 10)")
-	fs.DurationVar(&cfg.logWindow, "log-seconds", 0, "measurement window of one log case (default 6s; quick 3s)")
+	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 30s; quick 20s)")
+	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,100; quick 10)")
+	fs.DurationVar(&cfg.logWindow, "log-seconds", 0, "measurement window of one log case (default 5s; quick 3s)")
 	burstNodes := fs.String("burst-nodes", "", "python node counts for the burst workload (default 1,10; quick 1)")
 	fs.IntVar(&cfg.burstEvents, "burst-events", 30000, "events each python node logs at once")
 	idleNodes := fs.String("idle-nodes", "", "node counts for our idle RSS (default 1000,5000; quick 1000)")
@@ -145,10 +147,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return full
 	}
 	var err error
-	if cfg.incidentNodes, err = intList(*incNodes, pickL(cfg.quick, []int{1, 10, 50, 100, 500}, []int{1, 10, 100})); err != nil {
+	if cfg.incidentNodes, err = intList(*incNodes, pickL(cfg.quick, []int{1, 10, 100, 500}, []int{1, 10, 100})); err != nil {
 		return cfg, fmt.Errorf("-incident-nodes: %w", err)
 	}
-	if cfg.logNodes, err = intList(*logNodes, pickL(cfg.quick, []int{1, 10, 50, 100}, []int{10})); err != nil {
+	if cfg.logNodes, err = intList(*logNodes, pickL(cfg.quick, []int{1, 10, 100}, []int{10})); err != nil {
 		return cfg, fmt.Errorf("-log-nodes: %w", err)
 	}
 	if cfg.burstNodes, err = intList(*burstNodes, pickL(cfg.quick, []int{1, 10}, []int{1})); err != nil {
@@ -160,14 +162,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.incidents == 0 {
 		cfg.incidents = pick(4, 2)
 	}
+	if cfg.backlog < 0 {
+		cfg.backlog = pick(40, 10)
+	}
 	if cfg.pyIdleNodes == 0 {
 		cfg.pyIdleNodes = pick(200, 100)
 	}
 	if cfg.pythonCap == 0 {
-		cfg.pythonCap = pickD(60*time.Second, 30*time.Second)
+		cfg.pythonCap = pickD(30*time.Second, 20*time.Second)
 	}
 	if cfg.logWindow == 0 {
-		cfg.logWindow = pickD(6*time.Second, 3*time.Second)
+		cfg.logWindow = pickD(5*time.Second, 3*time.Second)
 	}
 	if cfg.codecTime == 0 {
 		cfg.codecTime = pickD(2*time.Second, time.Second)

@@ -22,16 +22,21 @@ func TestParseFlags(t *testing.T) {
 		check   func(t *testing.T, c config)
 	}{
 		{name: "defaults", check: func(t *testing.T, c config) {
-			if len(c.workloads) != len(allWorkloads) || c.incidents != 4 || c.pythonCap != 60*time.Second {
+			if len(c.workloads) != len(allWorkloads) || c.incidents != 4 || c.backlog != 40 || c.pythonCap != 30*time.Second {
 				t.Errorf("got %+v", c)
 			}
-			if got := c.incidentNodes; len(got) != 5 || got[2] != 50 || got[4] != 500 {
+			if got := c.incidentNodes; len(got) != 4 || got[2] != 100 || got[3] != 500 {
 				t.Errorf("incident nodes %v", got)
 			}
 		}},
 		{name: "quick", args: []string{"-quick"}, check: func(t *testing.T, c config) {
-			if c.incidents != 2 || c.logWindow != 3*time.Second || len(c.idleNodes) != 1 {
+			if c.incidents != 2 || c.backlog != 10 || c.logWindow != 3*time.Second || len(c.idleNodes) != 1 {
 				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "no backlog case", args: []string{"-backlog", "0"}, check: func(t *testing.T, c config) {
+			if c.backlog != 0 {
+				t.Errorf("backlog %d", c.backlog)
 			}
 		}},
 		{name: "select workloads", args: []string{"-workloads", "codec, idle"}, check: func(t *testing.T, c config) {

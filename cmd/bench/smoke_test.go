@@ -22,7 +22,7 @@ func TestSmoke(t *testing.T) {
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	args := []string{"-root", "../..", "-out", out, "-workloads", "incident,log,burst,idle",
-		"-incident-nodes", "3", "-incidents", "2", "-events", "50",
+		"-incident-nodes", "3", "-incidents", "2", "-backlog", "3", "-events", "50",
 		"-log-nodes", "2", "-log-seconds", "1s",
 		"-burst-nodes", "1", "-burst-events", "3000",
 		"-idle-nodes", "20", "-python-idle-nodes", "5"}
