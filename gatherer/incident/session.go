@@ -44,8 +44,9 @@ type session struct {
 	// goroutines do: it guards latest, stored and retries, and is held
 	// while latest is rewritten so that its writes happen in order.
 	smu     sync.Mutex
-	latest  string
-	stored  map[string]bool    // names stored (or already held) that latest has not reached
+	latest  string             // the name in the latest file
+	due     string             // the name latest should hold once written (>= latest)
+	stored  map[string]bool    // names stored (or already held) that due has not reached
 	retries map[string]*failed // names waiting for another attempt in this session
 }
 
@@ -117,7 +118,7 @@ func (ss *session) run(ctx context.Context) {
 	if err != nil {
 		log.Error("cannot read the last known incident; asking for all of them", "tubid", ss.tubid, "err", err)
 	}
-	ss.latest = latest
+	ss.latest, ss.due = latest, latest
 	defer ss.stores.Wait()
 	log.Info(fmt.Sprintf("connected to %s, last known incident is %s", ss.tubid, latest))
 	ss.svc.opts.Metrics.AddConnectedNodes(1)
@@ -162,7 +163,14 @@ func (ss *session) run(ctx context.Context) {
 // may go: up to the newest stored name below every name still unresolved,
 // so that latest never passes an incident that is not stored yet and a
 // reconnection (or a gatherer restart) offers that incident again.
-func (ss *session) settle(w wanted, o outcome) {
+//
+// holding says whether the caller holds a place in the pipeline (a
+// storing goroutine does). While other answers of this node are being
+// stored, the file is not rewritten: the last of them to settle writes the
+// newest name once. latest is a hint (docs/reliability.md): when it lags,
+// the node offers incidents that are already stored, and they are not
+// fetched again.
+func (ss *session) settle(w wanted, o outcome, holding bool) {
 	log := ss.svc.log
 	ss.smu.Lock()
 	defer ss.smu.Unlock()
@@ -172,6 +180,7 @@ func (ss *session) settle(w wanted, o outcome) {
 		ss.mu.Lock()
 		delete(ss.pending, w.name)
 		ss.mu.Unlock()
+		ss.advance()
 	case outcomeRetry:
 		w.attempt++
 		d := ss.svc.backoff(w.attempt)
@@ -179,12 +188,22 @@ func (ss *session) settle(w wanted, o outcome) {
 		log.Warn("will try the incident again later", "tubid", ss.tubid, "incident", w.name,
 			"attempt", w.attempt, "retry_in", d.String())
 		ss.poke() // run arms its timer for it
-		return
 	case outcomeRefused:
 		log.Warn("the incident stays unfetched until the node reconnects; latest will not pass it",
 			"tubid", ss.tubid, "incident", w.name)
-		return
 	}
+	others := len(ss.pipe)
+	if holding {
+		others--
+	}
+	if ss.due > ss.latest && others <= 0 {
+		ss.writeDue()
+	}
+}
+
+// advance moves due, the name latest should hold, to the newest stored
+// name below every unresolved one (under smu).
+func (ss *session) advance() {
 	ss.mu.Lock()
 	barrier := ss.dropped
 	for n := range ss.pending {
@@ -193,20 +212,10 @@ func (ss *session) settle(w wanted, o outcome) {
 		}
 	}
 	ss.mu.Unlock()
-	best := ""
 	for n := range ss.stored {
-		if (barrier == "" || n < barrier) && n > best {
-			best = n
-		}
-	}
-	if best == "" {
-		return
-	}
-	if ss.advanceLatest(best) {
-		for n := range ss.stored {
-			if n <= best {
-				delete(ss.stored, n)
-			}
+		if barrier == "" || n < barrier {
+			ss.due = max(ss.due, n)
+			delete(ss.stored, n)
 		}
 	}
 }
@@ -304,32 +313,32 @@ func (ss *session) fetch(ctx context.Context, w wanted) {
 		// Offered again because latest had not reached it (an earlier
 		// incident was still missing when it was stored).
 		log.Info(fmt.Sprintf("incident %s is already stored; not fetching it again", rel), "tubid", ss.tubid)
-		ss.settle(w, outcomeStored)
+		ss.settle(w, outcomeStored, false)
 		return
 	}
 	if other, dup := svc.heldElsewhere(w.name, ss.tubid, fingerprint(w.trigger)); dup {
 		log.Info(fmt.Sprintf("incident %s is already stored as %s (same trigger event); not fetching it again",
 			w.name, relPath(other, w.name)), "tubid", ss.tubid)
-		ss.settle(w, outcomeStored)
+		ss.settle(w, outcomeStored, false)
 		return
 	}
 	select {
 	case ss.pipe <- struct{}{}:
 	case <-ctx.Done():
-		ss.settle(w, outcomeRetry)
+		ss.settle(w, outcomeRetry, false)
 		return
 	}
 	release, ok := svc.fetchSlot(ctx)
 	if !ok {
 		<-ss.pipe
-		ss.settle(w, outcomeRetry)
+		ss.settle(w, outcomeRetry, false)
 		return
 	}
 	header, events, o := ss.receive(ctx, w)
 	if o != outcomeStored {
 		release()
 		<-ss.pipe
-		ss.settle(w, o)
+		ss.settle(w, o, false)
 		return
 	}
 	prev, mine := ss.last, make(chan struct{})
@@ -337,9 +346,12 @@ func (ss *session) fetch(ctx context.Context, w wanted) {
 	ss.stores.Add(1)
 	go func() {
 		defer ss.stores.Done()
+		// The place in the pipeline is given back before the next
+		// incident may settle: a settle that sees other places taken
+		// leaves the latest file to them.
+		defer close(mine)
 		defer func() { <-ss.pipe }()
 		defer release()
-		defer close(mine)
 		ss.store(w, abs, header, events, prev)
 	}()
 }
@@ -404,7 +416,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 		log.Error("the node's incident cannot be written as a flogfile (json.dumps would fail on it too); not storing it",
 			"tubid", ss.tubid, "incident", w.name, "err", err)
 		<-prev
-		ss.settle(w, outcomeRefused)
+		ss.settle(w, outcomeRefused, true)
 		return
 	}
 	if err == nil {
@@ -417,7 +429,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
 		<-prev
-		ss.settle(w, outcomeRetry)
+		ss.settle(w, outcomeRetry, true)
 		return
 	}
 	m.AddIncidents(1)
@@ -427,7 +439,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
 	svc.mu.Unlock()
 	<-prev
-	ss.settle(w, outcomeStored)
+	ss.settle(w, outcomeStored, true)
 	rel := relPath(ss.tubid, w.name)
 	if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
 		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
@@ -451,18 +463,14 @@ func tooLarge(err error) bool {
 		errors.Is(err, banana.ErrTooManyItems)
 }
 
-// advanceLatest (under smu) rewrites latest if name sorts after it (Python compares
-// names as strings to decide what to offer, so latest never moves back).
-func (ss *session) advanceLatest(name string) bool {
-	if name <= ss.latest {
-		return true
-	}
-	if err := writeLatest(ss.nodedir(), name, ss.svc.opts.Create, true); err != nil {
+// writeDue rewrites latest with due (under smu); Python compares names as
+// strings to decide what to offer, so latest never moves back.
+func (ss *session) writeDue() {
+	if err := writeLatest(ss.nodedir(), ss.due, ss.svc.opts.Create, true); err != nil {
 		ss.svc.log.Error("cannot record the last known incident", "tubid", ss.tubid, "err", err)
-		return false
+		return
 	}
-	ss.latest = name
-	return true
+	ss.latest = ss.due
 }
 
 // observer is our RILogObserver for one session.
