@@ -70,22 +70,30 @@ type asyncResult struct {
 // connection's one call slot (MaxInFlight 1), are answered when resolved,
 // in any order, with values or errors, and CallAsync hands each caller its
 // own answer.
-func TestDeferredAnswers(t *testing.T) {
+// laterPair connects a broker serving obj as "later" (MaxInFlight 1) to one
+// on the far end of its pipe, wrapped by wrap, and returns the far end's
+// reference to it, the serving broker and a context for the test.
+func laterPair(t *testing.T, obj *laterObj, wrap func(net.Conn) net.Conn) (*RemoteReference, *Broker, context.Context) {
+	t.Helper()
 	ca, cb := net.Pipe()
-	obj := &laterObj{got: make(chan *Deferred, 10)}
 	a := NewBroker(BrokerConfig{Conn: ca, PeerTubID: pyTubID, VocabIndex: 1, MaxInFlight: 1,
 		Local: func(string) (Referenceable, bool) { return obj, true }})
-	b := NewBroker(BrokerConfig{Conn: cb, PeerTubID: goTubID, VocabIndex: 1})
+	b := NewBroker(BrokerConfig{Conn: wrap(cb), PeerTubID: goTubID, VocabIndex: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	served := make(chan struct{}, 2)
 	go func() { _ = a.Serve(ctx); served <- struct{}{} }()
 	go func() { _ = b.Serve(ctx); served <- struct{}{} }()
-	defer func() { a.Close(); b.Close(); <-served; <-served }()
+	t.Cleanup(func() { cancel(); a.Close(); b.Close(); <-served; <-served })
 	ref, err := b.GetReferenceByName(ctx, "later")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ref, a, ctx
+}
+
+func TestDeferredAnswers(t *testing.T) {
+	obj := &laterObj{got: make(chan *Deferred, 10)}
+	ref, _, ctx := laterPair(t, obj, func(c net.Conn) net.Conn { return c })
 
 	if v, err := ref.Call(ctx, "now", []any{int64(7)}, nil); err != nil || v != int64(7) {
 		t.Fatalf("a Deferred resolved at once: %v, %v", v, err)
@@ -130,22 +138,10 @@ func TestDeferredAnswers(t *testing.T) {
 // CallAsync outstanding when the connection is lost gets a
 // DeadReferenceError.
 func TestResolveNeverWaitsOnThePeer(t *testing.T) {
-	ca, cb := net.Pipe()
-	gated := &gatedConn{Conn: cb}
 	obj := &laterObj{got: make(chan *Deferred, maxDeferred)}
-	a := NewBroker(BrokerConfig{Conn: ca, PeerTubID: pyTubID, VocabIndex: 1, MaxInFlight: 1,
-		Local: func(string) (Referenceable, bool) { return obj, true }})
-	b := NewBroker(BrokerConfig{Conn: gated, PeerTubID: goTubID, VocabIndex: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	served := make(chan struct{}, 2)
-	go func() { _ = a.Serve(ctx); served <- struct{}{} }()
-	go func() { _ = b.Serve(ctx); served <- struct{}{} }()
-	defer func() { gated.open(); a.Close(); b.Close(); <-served; <-served }()
-	ref, err := b.GetReferenceByName(ctx, "later")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var gated *gatedConn
+	ref, a, ctx := laterPair(t, obj, func(c net.Conn) net.Conn { gated = &gatedConn{Conn: c}; return gated })
+	t.Cleanup(gated.open) // runs before the pair's cleanup: the reader must not stay shut
 
 	gated.shut()
 	const n = 200 // well over what the writer queue holds

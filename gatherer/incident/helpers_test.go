@@ -291,6 +291,22 @@ func (h *harness) gatherUntil(t *testing.T, s *Service, node *fakeNode, last str
 	node.wg.Wait()
 }
 
+// wantUnknownInOrder checks that classified/unknown lists tubid's incidents
+// names, in that order, and that latest names the last of them.
+func (h *harness) wantUnknownInOrder(t *testing.T, tubid string, names ...string) {
+	t.Helper()
+	want := ""
+	for _, n := range names {
+		want += relPath(tubid, n) + "\n"
+	}
+	if got := h.read(t, "classified/unknown"); got != want {
+		t.Errorf("classified/unknown = %q, want %q", got, want)
+	}
+	if got := h.read(t, "incidents/"+tubid+"/latest"); got != names[len(names)-1]+"\n" {
+		t.Errorf("latest = %q, want %q", got, names[len(names)-1])
+	}
+}
+
 func (h *harness) read(t *testing.T, rel string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(h.dir, rel))

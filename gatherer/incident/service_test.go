@@ -134,16 +134,7 @@ func TestFetchesWhileStoring(t *testing.T) {
 		t.Errorf("%d get_incident calls in flight at once, want 1", node.maxFlight)
 	}
 	node.mu.Unlock()
-	want := ""
-	for _, n := range []string{inc1, inc2, inc3} {
-		want += "incidents/" + tubA + "/" + n + ".flog.bz2\n"
-	}
-	if got := h.read(t, "classified/unknown"); got != want {
-		t.Errorf("classified/unknown = %q, want %q", got, want)
-	}
-	if got := h.read(t, "incidents/"+tubA+"/latest"); got != inc3+"\n" {
-		t.Errorf("latest = %q", got)
-	}
+	h.wantUnknownInOrder(t, tubA, inc1, inc2, inc3)
 	if n := latestWrites.Load(); n < 1 || n > 2 {
 		t.Errorf("latest written %d times for 3 incidents; want 1 or 2 (not for the first, settled while the second was stored)", n)
 	}
@@ -190,16 +181,7 @@ func TestRestart(t *testing.T) {
 			t.Errorf("%s fetched %d times, want %d", name, got, want)
 		}
 	}
-	wantUnknown := ""
-	for _, n := range []string{inc1, inc2, inc3} {
-		wantUnknown += "incidents/" + tubA + "/" + n + ".flog.bz2\n"
-	}
-	if got := h.read(t, "classified/unknown"); got != wantUnknown {
-		t.Errorf("classified/unknown = %q, want %q", got, wantUnknown)
-	}
-	if got := h.read(t, "incidents/"+tubA+"/latest"); got != inc3+"\n" {
-		t.Errorf("latest = %q", got)
-	}
+	h.wantUnknownInOrder(t, tubA, inc1, inc2, inc3)
 	if lines := h.rec.snapshot(); lines[1] != "1 incidents already classified" {
 		t.Errorf("second start: %q", lines[1])
 	}
