@@ -256,26 +256,25 @@ func (s *Service) enqueue(line []byte, done func()) {
 	}
 }
 
-// takeQueued moves the queued lines into the backlog, to be written by the
-// next flushBacklog, and returns who waits for them; closing refuses what
-// comes after. s.mu held; the caller runs the dones once it has written
-// and released s.mu.
-func (s *Service) takeQueued(closing bool) []func() {
+// writeQueued writes the queued lines, after any kept from a failed
+// write, and returns them; closing refuses what comes after. s.mu held:
+// the caller calls answer on what it returns once it has released s.mu.
+func (s *Service) writeQueued(closing bool) []queued {
 	s.qmu.Lock()
 	q := s.queue
 	s.queue, s.queueBytes = nil, 0
 	s.qclosed = s.qclosed || closing
 	s.qspace.Broadcast()
 	s.qmu.Unlock()
-	dones := make([]func(), len(q))
-	for i, e := range q {
-		if s.f != nil {
-			s.backlog = append(s.backlog, e.line)
-			s.backlogBytes += len(e.line)
-		}
-		dones[i] = e.done
+	if s.f == nil {
+		return q
 	}
-	return dones
+	for _, e := range q {
+		s.backlog = append(s.backlog, e.line)
+		s.backlogBytes += len(e.line)
+	}
+	s.flushBacklog()
+	return q
 }
 
 // writeLoop writes the queued events, all that have gathered at each turn,
@@ -288,19 +287,17 @@ func (s *Service) writeLoop() {
 			return
 		case <-s.kick:
 			s.mu.Lock()
-			dones := s.takeQueued(false)
-			if s.f != nil {
-				s.flushBacklog()
-			}
+			q := s.writeQueued(false)
 			s.mu.Unlock()
-			runAll(dones)
+			answer(q)
 		}
 	}
 }
 
-func runAll(fs []func()) {
-	for _, f := range fs {
-		f()
+// answer lets the nodes' answers for written (or dropped) lines go.
+func answer(q []queued) {
+	for _, e := range q {
+		e.done()
 	}
 }
 
@@ -437,8 +434,8 @@ func (s *Service) CurrentFile() string {
 // the old one in the background. It returns the rotated file's final path
 // (with .bz2 when it will be compressed), or "" if the rotation was skipped.
 func (s *Service) Rotate(ctx context.Context) (string, error) {
-	var dones []func()
-	defer func() { runAll(dones) }() // runs after the Unlock below
+	var written []queued
+	defer func() { answer(written) }() // runs after the Unlock below
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started || s.closed || s.f == nil {
@@ -453,8 +450,7 @@ func (s *Service) Rotate(ctx context.Context) (string, error) {
 		return "", err
 	}
 	// The events received before the rotation go to the file it closes.
-	dones = s.takeQueued(false)
-	s.flushBacklog()
+	written = s.writeQueued(false)
 	done, err := s.finish(now)
 	if err != nil {
 		return "", err
@@ -826,9 +822,8 @@ func (s *Service) Close(ctx context.Context) (string, error) {
 	close(s.stopping)
 	var last string
 	var err error
-	dones := s.takeQueued(true)
+	written := s.writeQueued(true)
 	if s.f != nil {
-		s.flushBacklog()
 		if n := len(s.backlog) + s.lost; n > 0 {
 			s.log.Error(fmt.Sprintf("shutting down with %d events that could not be written; they are lost", n), "file", s.path)
 			s.backlog, s.backlogBytes, s.lost = nil, 0, 0
@@ -836,7 +831,7 @@ func (s *Service) Close(ctx context.Context) (string, error) {
 		last, err = s.finish(s.opts.Now())
 	}
 	s.mu.Unlock()
-	runAll(dones)
+	answer(written)
 
 	done := make(chan struct{})
 	go func() {
