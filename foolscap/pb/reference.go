@@ -38,15 +38,13 @@ func (r *RemoteReference) Call(ctx context.Context, method string, args []any, k
 // together. When the call cannot be sent, CallAsync returns the error and
 // then is not called.
 func (r *RemoteReference) CallAsync(method string, args []any, kwargs KW, then func(any, error)) error {
-	_, err := r.b.sendThen(r.clid, method, args, kwargs, then)
-	return err
+	return r.b.send(&pendingCall{then: then}, r.clid, method, args, kwargs)
 }
 
 // CallOnly sends a call that is never answered (callRemoteOnly, reqID 0).
 // It returns an error only when the call could not be sent.
 func (r *RemoteReference) CallOnly(method string, args []any, kwargs KW) error {
-	_, err := r.b.send(0, r.clid, method, args, kwargs)
-	return err
+	return r.b.send(nil, r.clid, method, args, kwargs)
 }
 
 // NotifyOnDisconnect arranges for f to run once the connection is lost
@@ -167,8 +165,8 @@ func (b *Broker) call(ctx context.Context, clid int64, method string, args []any
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := b.send(1, clid, method, args, kwargs)
-	if err != nil {
+	p := &pendingCall{ch: make(chan callResult, 1)}
+	if err := b.send(p, clid, method, args, kwargs); err != nil {
 		return nil, err
 	}
 	select {
@@ -186,26 +184,14 @@ func (b *Broker) call(ctx context.Context, clid int64, method string, args []any
 	}
 }
 
-// send encodes and queues a call. want 0 sends reqID 0 (no answer);
-// otherwise a fresh reqID is allocated and the pending call returned.
-func (b *Broker) send(want int, clid int64, method string, args []any, kwargs KW) (*pendingCall, error) {
-	if want == 0 {
-		return b.sendPending(nil, clid, method, args, kwargs)
-	}
-	return b.sendPending(&pendingCall{ch: make(chan callResult, 1)}, clid, method, args, kwargs)
-}
-
-// sendThen is send for CallAsync.
-func (b *Broker) sendThen(clid int64, method string, args []any, kwargs KW, then func(any, error)) (*pendingCall, error) {
-	return b.sendPending(&pendingCall{then: then}, clid, method, args, kwargs)
-}
-
-// sendPending encodes and queues a call; p nil sends reqID 0 (no answer).
-func (b *Broker) sendPending(p *pendingCall, clid int64, method string, args []any, kwargs KW) (*pendingCall, error) {
+// send encodes and queues a call. p nil sends reqID 0 (no answer);
+// otherwise a fresh reqID is allocated and p receives the answer. When send
+// returns an error, p receives nothing.
+func (b *Broker) send(p *pendingCall, clid int64, method string, args []any, kwargs KW) error {
 	b.mu.Lock()
 	if b.dead {
 		b.mu.Unlock()
-		return nil, b.deadError()
+		return b.deadError()
 	}
 	var reqID uint64
 	if p != nil {
@@ -267,15 +253,15 @@ func (b *Broker) sendPending(p *pendingCall, clid int64, method string, args []a
 			if !mine {
 				// The connection was lost meanwhile, and shutdown has
 				// given the call its DeadReferenceError: one outcome only.
-				return p, nil
+				return nil
 			}
 		}
 		if encErr != nil {
-			return nil, fmt.Errorf("calling %s: %w", quote(method), encErr)
+			return fmt.Errorf("calling %s: %w", quote(method), encErr)
 		}
-		return nil, qErr
+		return qErr
 	}
-	return p, nil
+	return nil
 }
 
 // sendReply sends an answer, or an error when fail is set.
