@@ -334,7 +334,7 @@ func (ss *session) fetch(ctx context.Context, w wanted) {
 		ss.settle(w, outcomeRetry, false)
 		return
 	}
-	header, events, o := ss.receive(ctx, w)
+	header, trigger, events, o := ss.receive(ctx, w)
 	if o != outcomeStored {
 		release()
 		<-ss.pipe
@@ -352,13 +352,23 @@ func (ss *session) fetch(ctx context.Context, w wanted) {
 		defer close(mine)
 		defer func() { <-ss.pipe }()
 		defer release()
-		ss.store(w, abs, header, events, prev)
+		o := ss.store(w, abs, header, trigger, events)
+		// Settled in the order asked for; latest moves before
+		// classification, as in Python.
+		<-prev
+		ss.settle(w, o, true)
+		if o == outcomeStored {
+			if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
+				log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
+			}
+		}
 	}()
 }
 
-// receive calls get_incident and checks the answer's header; the outcome
-// is outcomeStored when there is an incident to store.
-func (ss *session) receive(ctx context.Context, w wanted) (header any, events []any, o outcome) {
+// receive calls get_incident and checks the answer's header, which must
+// hold the trigger; the outcome is outcomeStored when there is an
+// incident to store.
+func (ss *session) receive(ctx context.Context, w wanted) (header, trigger any, events []any, o outcome) {
 	svc := ss.svc
 	log := svc.log
 	log.Info("fetching incident " + w.name)
@@ -370,36 +380,34 @@ func (ss *session) receive(ctx context.Context, w wanted) (header any, events []
 	m.ObserveFetch(time.Since(started))
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, nil, outcomeRetry
+			return nil, nil, nil, outcomeRetry
 		}
 		if tooLarge(err) {
 			m.Error("incident_too_large")
 			log.Error("the node's incident is larger than this gatherer accepts (raise --max-incident-size to gather it); going on with the next one",
 				"tubid", ss.tubid, "incident", w.name, "err", err)
-			return nil, nil, outcomeRefused
+			return nil, nil, nil, outcomeRefused
 		}
 		m.Error("fetch_failed")
 		log.Error("fetching an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
-		return nil, nil, outcomeRetry
+		return nil, nil, nil, outcomeRetry
 	}
-	if _, ok := dictGet(header, "trigger"); !isDict(header) || !ok {
+	trigger, ok := dictGet(header, "trigger")
+	if !isDict(header) || !ok {
 		log.Error("the node sent an incident without a header trigger; not storing it", "tubid", ss.tubid, "incident", w.name)
 		m.Error("bad_incident")
-		return nil, nil, outcomeRefused
+		return nil, nil, nil, outcomeRefused
 	}
-	return header, events, outcomeStored
+	return header, trigger, events, outcomeStored
 }
 
-// store writes one received incident to abs and, once the incident asked
-// for before it has settled (prev closed), settles it (latest moves before
-// classification, as in Python) and classifies it. An answer received is
-// stored even when the connection or the gatherer is stopping: that takes
-// no more than one compression.
-func (ss *session) store(w wanted, abs string, header any, events []any, prev <-chan struct{}) {
+// store writes one received incident to abs and says what became of it.
+// An answer received is stored even when the connection or the gatherer
+// is stopping: that takes no more than one compression.
+func (ss *session) store(w wanted, abs string, header, trigger any, events []any) outcome {
 	svc := ss.svc
 	log := svc.log
 	m := svc.opts.Metrics
-	trigger, _ := dictGet(header, "trigger")
 	svc.writeSlots <- struct{}{}
 	// The file is compressed into memory under a write slot, and written,
 	// fsynced and renamed after the slot is given back: the slots bound
@@ -415,9 +423,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 		m.Error("bad_incident")
 		log.Error("the node's incident cannot be written as a flogfile (json.dumps would fail on it too); not storing it",
 			"tubid", ss.tubid, "incident", w.name, "err", err)
-		<-prev
-		ss.settle(w, outcomeRefused, true)
-		return
+		return outcomeRefused
 	}
 	if err == nil {
 		err = atomicfile.Writer{Create: svc.opts.Create}.WriteFile(abs, func(wr io.Writer) error {
@@ -428,9 +434,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 	if err != nil {
 		log.Error("saving an incident failed; going on with the next one", "tubid", ss.tubid, "incident", w.name, "err", err)
 		m.Error("write_failed")
-		<-prev
-		ss.settle(w, outcomeRetry, true)
-		return
+		return outcomeRetry
 	}
 	m.AddIncidents(1)
 	m.AddEvents(len(events))
@@ -438,12 +442,7 @@ func (ss *session) store(w wanted, abs string, header any, events []any, prev <-
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
 	svc.mu.Unlock()
-	<-prev
-	ss.settle(w, outcomeStored, true)
-	rel := relPath(ss.tubid, w.name)
-	if _, err := svc.classifyAndRecord(rel, trigger); err != nil {
-		log.Error("classifying an incident failed; `gatherer reclassify` can redo it", "file", rel, "err", err)
-	}
+	return outcomeStored
 }
 
 // unencodable reports whether WriteIncident failed on the events
