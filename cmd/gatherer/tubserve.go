@@ -16,6 +16,7 @@ import (
 	"github.com/gatherer/gatherer/foolscap/pb"
 	"github.com/gatherer/gatherer/foolscap/tub"
 	"github.com/gatherer/gatherer/gatherer/incident"
+	"github.com/gatherer/gatherer/gatherer/logport"
 	"github.com/gatherer/gatherer/gatherer/logs"
 	"github.com/gatherer/gatherer/internal/atomicfile"
 )
@@ -252,12 +253,7 @@ func (o *observerRef) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 		if !ok {
 			return nil, errors.New("msg() needs an event")
 		}
-		if ao, ok := o.log.(logs.AsyncObserver); ok {
-			d := pb.NewDeferred()
-			ao.MsgAsync(ctx, ev, func() { d.Resolve(nil, nil) })
-			return d, nil
-		}
-		return nil, o.log.Msg(ctx, ev)
+		return logport.AnswerMsg(ctx, o.log, ev)
 	case c.Method == "new_incident" && o.inc != nil:
 		name, ok1 := arg(c, 0, "name")
 		trig, ok2 := arg(c, 1, "trigger")

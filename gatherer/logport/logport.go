@@ -12,6 +12,19 @@ import (
 	"github.com/gatherer/gatherer/gatherer/logs"
 )
 
+// AnswerMsg runs one msg(event) call on obs and gives RemoteCall's
+// answer: a *pb.Deferred resolved once the event is stored when obs is a
+// logs.AsyncObserver (the connection goes on with its next call
+// meanwhile), otherwise Msg's.
+func AnswerMsg(ctx context.Context, obs logs.Observer, ev any) (any, error) {
+	if ao, ok := obs.(logs.AsyncObserver); ok {
+		d := pb.NewDeferred()
+		ao.MsgAsync(ctx, ev, func() { d.Resolve(nil, nil) })
+		return d, nil
+	}
+	return nil, obs.Msg(ctx, ev)
+}
+
 // RemoteInterface names of python-foolscap's logging interfaces.
 const (
 	GathererInterface     = "RILogGatherer.foolscap.lothar.com"
@@ -165,12 +178,7 @@ func (o *observer) RemoteCall(ctx context.Context, c *pb.Call) (any, error) {
 		if o.ev == nil {
 			return nil, nil // an incident subscription gets no events
 		}
-		if ao, ok := o.ev.(logs.AsyncObserver); ok {
-			d := pb.NewDeferred()
-			ao.MsgAsync(ctx, ev, func() { d.Resolve(nil, nil) })
-			return d, nil
-		}
-		return nil, o.ev.Msg(ctx, ev)
+		return AnswerMsg(ctx, o.ev, ev)
 	case "new_incident":
 		name, ok1 := arg(c, 0, "name")
 		trigger, ok2 := arg(c, 1, "trigger")
