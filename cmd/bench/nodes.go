@@ -88,16 +88,7 @@ func closeNodes(nodes []*loadnode.Node) {
 // waitUntil polls cond every interval until it holds (true) or ctx ends
 // (false).
 func waitUntil(ctx context.Context, interval time.Duration, cond func() bool) bool {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-		}
-	}
-	return true
+	return poll(ctx, func() time.Duration { return interval }, cond)
 }
 
 // waitPrecisely is waitUntil for a case whose duration is the figure: it
@@ -105,9 +96,16 @@ func waitUntil(ctx context.Context, interval time.Duration, cond func() bool) bo
 // that a case of 50 ms is not measured to the next 25-ms tick (a fifth of
 // its length) and one of minutes does not spend the shared CPUs checking.
 func waitPrecisely(ctx context.Context, start time.Time, cond func() bool) bool {
+	return poll(ctx, func() time.Duration {
+		return min(max(time.Since(start)/50, time.Millisecond), 25*time.Millisecond)
+	}, cond)
+}
+
+// poll checks cond, then again after each wait that next gives, until it
+// holds (true) or ctx ends (false).
+func poll(ctx context.Context, next func() time.Duration, cond func() bool) bool {
 	for !cond() {
-		d := min(max(time.Since(start)/50, time.Millisecond), 25*time.Millisecond)
-		t := time.NewTimer(d)
+		t := time.NewTimer(next())
 		select {
 		case <-ctx.Done():
 			t.Stop()
