@@ -71,7 +71,7 @@ type failed struct {
 	at time.Time
 }
 
-// outcome is what handle did with one incident.
+// outcome is what became of one attempt at an incident.
 type outcome int
 
 const (

@@ -246,7 +246,7 @@ func readLatest(nodedir string) (string, error) {
 // where to start asking, and the incident it names was fsynced, with its
 // directory, before it is written. A power cut can leave the previous name
 // or an empty file, and both only make the node offer incidents again that
-// handle finds already stored. Python does not fsync it either; ours saves
+// fetch finds already stored. Python does not fsync it either; ours saves
 // two fsyncs per incident. Moving it back (setAside) is fsynced: a power cut
 // that kept the old, later name would let the node never offer the
 // incident again.
