@@ -340,16 +340,15 @@ func runGatherer(ctx context.Context, a *app, dir string, cfg dirConfig, rf runF
 		defer func() { mcancel(); <-mdone }()
 	}
 	sc := ServeConfig{
-		Dir:           dir,
-		Port:          cfg.port,
-		Location:      cfg.location,
-		CertFile:      filepath.Join(dir, "gatherer.pem"),
-		FURLFile:      filepath.Join(dir, "log_gatherer.furl"),
-		RootInterface: rootInterface,
-		Limits:        rf.limits,
-		MaxPerHost:    rf.maxPerHost,
-		Ready:         func(furl string) { fmt.Fprintln(stdout, "Gatherer waiting at:", furl) },
-		Logger:        tubLog,
+		Dir:        dir,
+		Port:       cfg.port,
+		Location:   cfg.location,
+		CertFile:   filepath.Join(dir, "gatherer.pem"),
+		FURLFile:   filepath.Join(dir, "log_gatherer.furl"),
+		Limits:     rf.limits,
+		MaxPerHost: rf.maxPerHost,
+		Ready:      func(furl string) { fmt.Fprintln(stdout, "Gatherer waiting at:", furl) },
+		Logger:     tubLog,
 	}
 	var shutdown func(context.Context) error
 	var rotate func(context.Context)

@@ -11,14 +11,13 @@ import (
 )
 
 // Publisher is a connected node's logport as the Tub adapter presents it to
-// both gatherer kinds (RILogPublisher.foolscap.lothar.com).
-//
-// The adapter must pass our observers (incident.Observer, logs.Observer) to
-// the node as my-references with iname RILogObserver.foolscap.lothar.com,
-// map new_incident(name, trigger), done_with_incident_catchup() and
-// msg(event) onto them (answer-less and normal calls alike), send since and
-// incident names as bytes, and call subscribe_to_all with the observer alone
-// when catch-up is off (python-foolscap's wire form).
+// both gatherer kinds (RILogPublisher.foolscap.lothar.com). The production
+// adapter is gatherer/logport's Publisher: it passes our observers
+// (incident.Observer, logs.Observer) to the node as my-references with
+// iname RILogObserver.foolscap.lothar.com, maps new_incident(name,
+// trigger), done_with_incident_catchup() and msg(event) onto them, sends
+// since and incident names as bytes, and calls subscribe_to_all with the
+// observer alone when catch-up is off (python-foolscap's wire form).
 type Publisher interface {
 	incident.Publisher
 	logs.Publisher
@@ -41,9 +40,6 @@ type ServeConfig struct {
 	// start (a new one is made only when the file is missing) and the file
 	// is rewritten with the current location (mode 0600 when created).
 	FURLFile string
-	// RootInterface is the root object's interface name,
-	// RILogGatherer.foolscap.lothar.com.
-	RootInterface string
 	// Logport is called for every logport(nodeid, publisher) call on the
 	// root object. It returns at once; ctx must end when the connection
 	// drops.
@@ -64,9 +60,6 @@ type ServeConfig struct {
 // ServeFunc runs a Tub serving cfg until ctx ends. It is the seam where
 // foolscap/tub is plugged in.
 type ServeFunc func(ctx context.Context, cfg ServeConfig) error
-
-// rootInterface is the gatherer's RemoteInterface name.
-const rootInterface = "RILogGatherer.foolscap.lothar.com"
 
 // errNoTub is what a missing seam reports.
 var errNoTub = errors.New("no Foolscap Tub is configured; the gatherer cannot accept connections")
