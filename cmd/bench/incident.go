@@ -86,7 +86,7 @@ func (b *bench) incident(ctx context.Context, rep *report) {
 				rs = append(rs, r)
 			}
 			res[impl] = median(rs)
-			if len(rs) > 1 && impl == loadnode.ImplGo {
+			if len(rs) > 1 && res[impl].err == nil { // the failure is in the note otherwise
 				spread = spreadNote(rs)
 			}
 		}
