@@ -50,9 +50,10 @@
 //     200 bytes); bad ones are logged and ignored.
 //   - The next incident is asked for as soon as the answer before it has
 //     arrived, while that one is compressed and written (at most three of
-//     a node's answers in memory, and every one holds a place in
-//     Options.MaxConcurrentFetches until written): a node's backlog is
-//     gathered with its fetches back to back. So "fetching incident B" may
+//     a node's decoded answers in memory, waiting for or in compression;
+//     every answer holds a place in Options.MaxConcurrentFetches until its
+//     file is on disk): a node's backlog is gathered with its fetches back
+//     to back, and a slow disk does not stop them. So "fetching incident B" may
 //     come before "classified ... A" in the log, where Python's order is
 //     fetch A, classify A, fetch B.
 //   - Each node has its own goroutine and queue (bounded by

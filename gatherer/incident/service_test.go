@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
@@ -137,6 +138,61 @@ func TestFetchesWhileStoring(t *testing.T) {
 	h.wantUnknownInOrder(t, tubA, inc1, inc2, inc3)
 	if n := latestWrites.Load(); n < 1 || n > 2 {
 		t.Errorf("latest written %d times for 3 incidents; want 1 or 2 (not for the first, settled while the second was stored)", n)
+	}
+}
+
+// TestSlowWriteDoesNotHoldThePipeline blocks writing a node's first
+// incident on the disk: the node's later incidents are still asked for,
+// one at a time, because an answer gives its place in the pipeline back
+// once compressed; they are settled and classified in order once the
+// first is on disk, and latest is written once for them all.
+func TestSlowWriteDoesNotHoldThePipeline(t *testing.T) {
+	h := newHarness(t)
+	node := newFakeNode(tubA)
+	names := []string{inc1, inc2, inc3}
+	for i := range pipelineDepth + 2 {
+		if i >= len(names) {
+			names = append(names, fmt.Sprintf("incident-2026-11-27--07-00-%02dZ-aaaaaaa", i))
+		}
+	}
+	for i, n := range names {
+		node.add(n, trigger("aaaa", int64(i)))
+	}
+	last := names[len(names)-1]
+	timedOut := make(chan struct{}, 1)
+	var latestWrites atomic.Int32
+	s := h.start(t, func(o *Options) {
+		o.Create = func(dir, pattern string) (atomicfile.File, error) {
+			if strings.HasPrefix(pattern, "."+LatestFile+".") {
+				latestWrites.Add(1)
+			}
+			if strings.HasPrefix(pattern, "."+inc1) {
+				deadline := time.Now().Add(5 * time.Second)
+				for node.fetchCount(last) == 0 {
+					if time.Now().After(deadline) {
+						timedOut <- struct{}{}
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			return atomicfile.OSCreate(dir, pattern)
+		}
+	})
+	h.gatherUntil(t, s, node, last)
+	select {
+	case <-timedOut:
+		t.Errorf("%s was not asked for while the first incident was being written", last)
+	default:
+	}
+	node.mu.Lock()
+	if node.maxFlight != 1 {
+		t.Errorf("%d get_incident calls in flight at once, want 1", node.maxFlight)
+	}
+	node.mu.Unlock()
+	h.wantUnknownInOrder(t, tubA, names...)
+	if n := latestWrites.Load(); n != 1 {
+		t.Errorf("latest written %d times; want once, when the first incident settled the others", n)
 	}
 }
 

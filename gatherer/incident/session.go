@@ -21,9 +21,9 @@ import (
 // incident at a time (the node holds an incident's events in memory while
 // it sends them); unlike it, it asks for the next one as soon as an answer
 // has arrived, while that answer is compressed and written by a goroutine
-// of its own (at most pipelineDepth answers per node in the gatherer's
-// memory, and every one of them holds a fetch slot of the Service's bound
-// until it is written). The observer methods only queue.
+// of its own (at most pipelineDepth decoded answers per node in the
+// gatherer's memory, and every answer holds a fetch slot of the Service's
+// bound until its file is on disk). The observer methods only queue.
 type session struct {
 	svc    *Service
 	tubid  string
@@ -43,19 +43,22 @@ type session struct {
 	// smu orders the settling of outcomes, which run and the storing
 	// goroutines do: it guards latest, stored and retries, and is held
 	// while latest is rewritten so that its writes happen in order.
-	smu     sync.Mutex
-	latest  string             // the name in the latest file
-	due     string             // the name latest should hold once written (>= latest)
-	stored  map[string]bool    // names stored (or already held) that due has not reached
-	retries map[string]*failed // names waiting for another attempt in this session
+	smu       sync.Mutex
+	latest    string             // the name in the latest file
+	unsettled int                // answers handed to storing goroutines and not yet settled
+	due       string             // the name latest should hold once written (>= latest)
+	stored    map[string]bool    // names stored (or already held) that due has not reached
+	retries   map[string]*failed // names waiting for another attempt in this session
 }
 
 // pipelineDepth is how many of one node's incidents may be between "asked
-// for" and "stored" at once: one being received while others are
-// compressed and written. Three keep a node's fetches back to back when
-// writing an incident (compression, fsyncs, latest, classification) takes
-// about twice as long as receiving it. Outcomes are settled, and incidents
-// classified, in the order they were asked for, as python's gatherer does.
+// for" and "compressed" at once: one being received while others wait for
+// or hold a compression slot. Three keep a node's fetches back to back
+// when compressing an incident takes about twice as long as receiving it;
+// writing the file (fsyncs) and settling it wait outside the pipeline, so
+// a slow disk does not stop the next fetches. Outcomes are settled, and
+// incidents classified, in the order they were asked for, as python's
+// gatherer does.
 const pipelineDepth = 3
 
 type wanted struct {
@@ -164,16 +167,20 @@ func (ss *session) run(ctx context.Context) {
 // so that latest never passes an incident that is not stored yet and a
 // reconnection (or a gatherer restart) offers that incident again.
 //
-// holding says whether the caller holds a place in the pipeline (a
-// storing goroutine does). While other answers of this node are being
-// stored, the file is not rewritten: the last of them to settle writes the
-// newest name once. latest is a hint (docs/reliability.md): when it lags,
+// While other answers of this node are being fetched or stored, the file
+// is not rewritten: the last of them to settle writes the newest name
+// once. latest is a hint (docs/reliability.md): when it lags,
 // the node offers incidents that are already stored, and they are not
 // fetched again.
-func (ss *session) settle(w wanted, o outcome, holding bool) {
+//
+// stored says whether the caller is a goroutine that stored an answer.
+func (ss *session) settle(w wanted, o outcome, stored bool) {
 	log := ss.svc.log
 	ss.smu.Lock()
 	defer ss.smu.Unlock()
+	if stored {
+		ss.unsettled--
+	}
 	switch o {
 	case outcomeStored:
 		ss.stored[w.name] = true
@@ -192,11 +199,7 @@ func (ss *session) settle(w wanted, o outcome, holding bool) {
 		log.Warn("the incident stays unfetched until the node reconnects; latest will not pass it",
 			"tubid", ss.tubid, "incident", w.name)
 	}
-	others := len(ss.pipe)
-	if holding {
-		others--
-	}
-	if ss.due > ss.latest && others <= 0 {
+	if ss.due > ss.latest && len(ss.pipe) == 0 && ss.unsettled == 0 {
 		ss.writeDue()
 	}
 }
@@ -341,18 +344,26 @@ func (ss *session) fetch(ctx context.Context, w wanted) {
 		ss.settle(w, o, false)
 		return
 	}
+	ss.smu.Lock()
+	ss.unsettled++
+	ss.smu.Unlock()
 	prev, mine := ss.last, make(chan struct{})
 	ss.last = mine
 	ss.stores.Add(1)
 	go func() {
 		defer ss.stores.Done()
-		// The place in the pipeline is given back before the next
-		// incident may settle: a settle that sees other places taken
-		// leaves the latest file to them.
 		defer close(mine)
-		defer func() { <-ss.pipe }()
-		defer release()
-		o := ss.store(w, abs, header, trigger, events)
+		// Once the answer is compressed, its decoded events and its
+		// place in the pipeline go back, so that the node's next
+		// incident is asked for while this one is written; the fetch
+		// slot goes back once the file is on disk (it bounds the
+		// compressed files waiting for the disk too). A settle that
+		// sees places taken leaves the latest file to them.
+		o := ss.store(w, abs, header, trigger, events, func() {
+			header, events = nil, nil
+			<-ss.pipe
+		})
+		release()
 		// Settled in the order asked for; latest moves before
 		// classification, as in Python.
 		<-prev
@@ -403,11 +414,14 @@ func (ss *session) receive(ctx context.Context, w wanted) (header, trigger any, 
 
 // store writes one received incident to abs and says what became of it.
 // An answer received is stored even when the connection or the gatherer
-// is stopping: that takes no more than one compression.
-func (ss *session) store(w wanted, abs string, header, trigger any, events []any) outcome {
+// is stopping: that takes no more than one compression. compressed is
+// called once the file is in memory, before it is written: header and
+// events are not used after that.
+func (ss *session) store(w wanted, abs string, header, trigger any, events []any, compressed func()) outcome {
 	svc := ss.svc
 	log := svc.log
 	m := svc.opts.Metrics
+	nevents := len(events)
 	svc.writeSlots <- struct{}{}
 	// The file is compressed into memory under a write slot, and written,
 	// fsynced and renamed after the slot is given back: the slots bound
@@ -418,6 +432,8 @@ func (ss *session) store(w wanted, abs string, header, trigger any, events []any
 	defer svc.giveBack(buf)
 	err := svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
 	<-svc.writeSlots
+	header, events = nil, nil
+	compressed()
 	if unencodable(err) {
 		// Fetching it again would give the same events: refuse it.
 		m.Error("bad_incident")
@@ -437,7 +453,7 @@ func (ss *session) store(w wanted, abs string, header, trigger any, events []any
 		return outcomeRetry
 	}
 	m.AddIncidents(1)
-	m.AddEvents(len(events))
+	m.AddEvents(nevents)
 	m.AddBytesWritten(buf.Len())
 	svc.mu.Lock()
 	svc.remember(w.name, ss.tubid, fingerprint(trigger))
