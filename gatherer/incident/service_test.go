@@ -97,46 +97,8 @@ func TestFetchStoreClassify(t *testing.T) {
 // latest is not rewritten for an incident settled while the next one is
 // being stored.
 func TestFetchesWhileStoring(t *testing.T) {
-	h := newHarness(t)
-	node := newFakeNode(tubA)
-	for i, n := range []string{inc1, inc2, inc3} {
-		node.add(n, trigger("aaaa", int64(i)))
-	}
-	timedOut := make(chan struct{}, 1)
-	var latestWrites atomic.Int32
-	s := h.start(t, func(o *Options) {
-		o.Create = func(dir, pattern string) (atomicfile.File, error) {
-			if strings.HasPrefix(pattern, "."+LatestFile+".") {
-				latestWrites.Add(1)
-			}
-			if strings.HasPrefix(pattern, "."+inc1) {
-				// Writing the first incident waits until the second
-				// has been asked for.
-				deadline := time.Now().Add(5 * time.Second)
-				for node.fetchCount(inc2) == 0 {
-					if time.Now().After(deadline) {
-						timedOut <- struct{}{}
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
-			}
-			return atomicfile.OSCreate(dir, pattern)
-		}
-	})
-	h.gatherUntil(t, s, node, inc3)
-	select {
-	case <-timedOut:
-		t.Error("the second incident was not asked for while the first was being written")
-	default:
-	}
-	node.mu.Lock()
-	if node.maxFlight != 1 {
-		t.Errorf("%d get_incident calls in flight at once, want 1", node.maxFlight)
-	}
-	node.mu.Unlock()
-	h.wantUnknownInOrder(t, tubA, inc1, inc2, inc3)
-	if n := latestWrites.Load(); n < 1 || n > 2 {
+	n := gatherWithFirstWriteBlocked(t, []string{inc1, inc2, inc3}, inc2)
+	if n < 1 || n > 2 {
 		t.Errorf("latest written %d times for 3 incidents; want 1 or 2 (not for the first, settled while the second was stored)", n)
 	}
 }
@@ -147,18 +109,27 @@ func TestFetchesWhileStoring(t *testing.T) {
 // once compressed; they are settled and classified in order once the
 // first is on disk, and latest is written once for them all.
 func TestSlowWriteDoesNotHoldThePipeline(t *testing.T) {
+	names := []string{inc1, inc2, inc3}
+	for i := len(names); i < pipelineDepth+2; i++ {
+		names = append(names, fmt.Sprintf("incident-2026-11-27--07-00-%02dZ-aaaaaaa", i))
+	}
+	if n := gatherWithFirstWriteBlocked(t, names, names[len(names)-1]); n != 1 {
+		t.Errorf("latest written %d times; want once, when the first incident settled the others", n)
+	}
+}
+
+// gatherWithFirstWriteBlocked gathers one node's incidents (names, in
+// order) while creating the first one's file waits until waitFor has been
+// asked for. It checks that waitFor was asked for meanwhile, that one
+// get_incident at a time was in flight and that the incidents were
+// classified in order, and returns how many times latest was written.
+func gatherWithFirstWriteBlocked(t *testing.T, names []string, waitFor string) int32 {
+	t.Helper()
 	h := newHarness(t)
 	node := newFakeNode(tubA)
-	names := []string{inc1, inc2, inc3}
-	for i := range pipelineDepth + 2 {
-		if i >= len(names) {
-			names = append(names, fmt.Sprintf("incident-2026-11-27--07-00-%02dZ-aaaaaaa", i))
-		}
-	}
 	for i, n := range names {
 		node.add(n, trigger("aaaa", int64(i)))
 	}
-	last := names[len(names)-1]
 	timedOut := make(chan struct{}, 1)
 	var latestWrites atomic.Int32
 	s := h.start(t, func(o *Options) {
@@ -166,9 +137,9 @@ func TestSlowWriteDoesNotHoldThePipeline(t *testing.T) {
 			if strings.HasPrefix(pattern, "."+LatestFile+".") {
 				latestWrites.Add(1)
 			}
-			if strings.HasPrefix(pattern, "."+inc1) {
+			if strings.HasPrefix(pattern, "."+names[0]) {
 				deadline := time.Now().Add(5 * time.Second)
-				for node.fetchCount(last) == 0 {
+				for node.fetchCount(waitFor) == 0 {
 					if time.Now().After(deadline) {
 						timedOut <- struct{}{}
 						break
@@ -179,10 +150,10 @@ func TestSlowWriteDoesNotHoldThePipeline(t *testing.T) {
 			return atomicfile.OSCreate(dir, pattern)
 		}
 	})
-	h.gatherUntil(t, s, node, last)
+	h.gatherUntil(t, s, node, names[len(names)-1])
 	select {
 	case <-timedOut:
-		t.Errorf("%s was not asked for while the first incident was being written", last)
+		t.Errorf("%s was not asked for while the first incident was being written", waitFor)
 	default:
 	}
 	node.mu.Lock()
@@ -191,9 +162,7 @@ func TestSlowWriteDoesNotHoldThePipeline(t *testing.T) {
 	}
 	node.mu.Unlock()
 	h.wantUnknownInOrder(t, tubA, names...)
-	if n := latestWrites.Load(); n != 1 {
-		t.Errorf("latest written %d times; want once, when the first incident settled the others", n)
-	}
+	return latestWrites.Load()
 }
 
 // TestRestart stops the gatherer while it fetches the second of three
