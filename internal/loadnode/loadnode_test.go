@@ -511,3 +511,23 @@ func classifiedFor(dir, tubid string) bool {
 	b, _ := os.ReadFile(filepath.Join(dir, "twistd.log"))
 	return strings.Contains(string(b), "classified incidents/"+tubid+"/")
 }
+
+// TestProcUsageResolvesMilliseconds: a case of a few milliseconds is
+// measured in CPU time finer than the 10-ms clock tick.
+func TestProcUsageResolvesMilliseconds(t *testing.T) {
+	u0, err := ProcUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for start := time.Now(); time.Since(start) < 3*time.Millisecond; {
+		x++
+	}
+	u1, err := ProcUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := u1.CPU - u0.CPU; d <= 0 || d >= time.Second || d%(10*time.Millisecond) == 0 {
+		t.Errorf("3 ms of spinning (%d turns) measured as %v of CPU; want a figure finer than clock ticks", x, d)
+	}
+}
