@@ -421,7 +421,7 @@ func (ss *session) store(w wanted, abs string, header, trigger any, events []any
 	svc := ss.svc
 	log := svc.log
 	m := svc.opts.Metrics
-	nevents := len(events)
+	nevents := len(events) // events is not used after WriteIncident: it stays collectable
 	svc.writeSlots <- struct{}{}
 	// The file is compressed into memory under a write slot, and written,
 	// fsynced and renamed after the slot is given back: the slots bound
@@ -432,7 +432,6 @@ func (ss *session) store(w wanted, abs string, header, trigger any, events []any
 	defer svc.giveBack(buf)
 	err := svc.opts.Flog.WriteIncident(buf, header, ss.tubid, rx, events)
 	<-svc.writeSlots
-	header, events = nil, nil
 	compressed()
 	if unencodable(err) {
 		// Fetching it again would give the same events: refuse it.
