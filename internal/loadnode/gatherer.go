@@ -205,7 +205,7 @@ type Usage struct {
 	Threads int
 }
 
-// Usage reads /proc/<pid>/status and /proc/<pid>/stat of the gatherer.
+// Usage reads the gatherer's resource use (see ProcUsage).
 func (g *Gatherer) Usage() (Usage, error) { return ProcUsage(g.PID()) }
 
 // ProcUsage reads a process's resource use from /proc. CPU is the time
@@ -241,6 +241,10 @@ func ProcUsage(pid int) (Usage, error) {
 			u.Threads = int(n)
 		}
 	}
+	if cpu, ok := schedCPU(pid); ok {
+		u.CPU = cpu
+		return u, nil
+	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return u, fmt.Errorf("loadnode: reading process %d's stat: %w", pid, err)
@@ -259,9 +263,6 @@ func ProcUsage(pid int) (Usage, error) {
 	ut, _ := strconv.ParseInt(fs[11], 10, 64)
 	st, _ := strconv.ParseInt(fs[12], 10, 64)
 	u.CPU = time.Duration(ut+st) * 10 * time.Millisecond
-	if cpu, ok := schedCPU(pid); ok {
-		u.CPU = cpu
-	}
 	return u, nil
 }
 
