@@ -38,6 +38,7 @@ type config struct {
 	incidents     int
 	backlog       int // incidents of the one-node backlog case (0: none)
 	repeat        int // runs of our gatherer per incident case; the median is reported
+	shortRepeat   int // the same for a case of fewer than shortCase incidents
 	events        int
 	pythonCap     time.Duration
 
@@ -110,7 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.incidents, "incidents", 0, "incidents per node (default 4; quick 2)")
 	fs.IntVar(&cfg.backlog, "backlog", -1, "incidents of one more incident case, one node with a backlog (default 40; quick 10; 0 skips it)")
 	fs.IntVar(&cfg.events, "events", 200, "events per incident")
-	fs.IntVar(&cfg.repeat, "repeat", 0, "runs of our gatherer per incident case, the median reported (default 3; quick 1); python runs once")
+	fs.IntVar(&cfg.repeat, "repeat", 0, "runs of our gatherer per incident case, the median reported (default 3, and 5 for a case of fewer than 100 incidents; quick 1); python runs once")
 	fs.DurationVar(&cfg.pythonCap, "python-cap", 0, "longest run of one Python case; a case cut short reports what was done (default 30s; quick 20s)")
 	logNodes := fs.String("log-nodes", "", "node counts for the log workload (default 1,10,100; quick 10)")
 	fs.DurationVar(&cfg.logWindow, "log-seconds", 0, "measurement window of one log case (default 5s; quick 3s)")
@@ -168,7 +169,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		cfg.backlog = pick(40, 10)
 	}
 	if cfg.repeat == 0 {
-		cfg.repeat = pick(3, 1)
+		cfg.repeat, cfg.shortRepeat = pick(3, 1), pick(5, 1)
+	} else {
+		cfg.shortRepeat = cfg.repeat
 	}
 	if cfg.pyIdleNodes == 0 {
 		cfg.pyIdleNodes = pick(200, 100)
