@@ -61,7 +61,7 @@ func readAtLeast(t *testing.T, c net.Conn, n int) []byte {
 // and as slave, then a raw getReferenceByName call must be answered.
 func TestConnectToPython(t *testing.T) {
 	pyfoolscap.Need(t)
-	certFile, pyTubID := pyCertFile(t)
+	certFile, pyTubID := pyCertFileMidway(t)
 	py := startPyTub(t, "server", certFile)
 	if py.TubID != pyTubID {
 		t.Fatalf("python tubid %s, expected %s", py.TubID, pyTubID)
@@ -120,7 +120,7 @@ func TestAcceptFromPython(t *testing.T) {
 		master bool
 	}{{"go master", true}, {"go slave", false}} {
 		t.Run(tt.name, func(t *testing.T) {
-			certFile, pyTubID2 := pyCertFile(t)
+			certFile, pyTubID2 := pyCertFileMidway(t)
 			id := mustIdentityWhere(t, func(s string) bool { return (s > pyTubID2) == tt.master })
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
