@@ -37,8 +37,7 @@ func runPython(t *testing.T, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// mustIdentity returns a fresh identity; mustIdentityAbove/Below pick one
-// whose tubid sorts above or below other.
+// mustIdentity returns a fresh identity.
 func mustIdentity(t *testing.T) *Identity {
 	t.Helper()
 	id, err := NewIdentity(rand.Reader, time.Now())
@@ -48,6 +47,9 @@ func mustIdentity(t *testing.T) *Identity {
 	return id
 }
 
+// mustIdentityWhere returns a fresh identity whose tubid satisfies ok
+// (one that sorts above or below a peer's, to pick master or slave),
+// trying up to 512 keys.
 func mustIdentityWhere(t *testing.T, ok func(tubid string) bool) *Identity {
 	t.Helper()
 	for range 512 {
